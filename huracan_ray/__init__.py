@@ -1,0 +1,1 @@
+"""Huracan on Ray."""

@@ -1,0 +1,280 @@
+"""The Brain Library: Delta tables with MERGE writes, pushed-down reads and time travel."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pds
+from deltalake import DeltaTable
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+from huracan_ray.brain.artifacts import ArtifactStore
+from huracan_ray.brain.conform import conform
+from huracan_ray.brain.errors import BrainError
+from huracan_ray.brain.storage import join_uri
+from huracan_ray.brain.tables import TABLES, TableSpec, table_spec
+from huracan_ray.config import Settings
+
+__all__ = ["Brain", "TableInfo"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One line of ``huracan brain tables``."""
+
+    name: str
+    rows: int
+    version: int | None
+    partition_by: tuple[str, ...]
+
+
+def _lit(value: date | datetime | str) -> str:
+    return f"'{value.isoformat()}'" if isinstance(value, date | datetime) else f"'{value}'"
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Brain:
+    """The Brain Library rooted at one URI (``file:///…`` or ``s3://bucket/prefix``).
+
+    The constructor only stores its arguments; tables are opened on use. The same code serves
+    local files and S3/MinIO: deltalake's own object store does the I/O, configured by
+    ``storage_options`` (see :meth:`huracan_ray.config.Settings.storage_options`).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        storage_options: dict[str, str] | None = None,
+        *,
+        max_commit_retries: int = 20,
+    ) -> None:
+        self.uri = uri.rstrip("/")
+        self.storage_options = dict(storage_options or {})
+        self.max_commit_retries = max_commit_retries
+        self.commit_conflicts = 0  # conflicting commits retried by this instance (observability)
+        self.artifacts = ArtifactStore(join_uri(self.uri, "artifacts"), self.storage_options)
+
+    def __repr__(self) -> str:  # storage options hold credentials: never print them
+        return f"Brain({self.uri!r})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Brain:
+        """Return the Brain that ``settings`` points at."""
+        return cls(settings.brain_uri, settings.storage_options())
+
+    def table_uri(self, name: str) -> str:
+        """Return the URI of table ``name``."""
+        return join_uri(self.uri, "tables", table_spec(name).name)
+
+    # -- opening ----------------------------------------------------------------------------------
+    def _open(self, name: str, version: int | None = None) -> DeltaTable | None:
+        try:
+            return DeltaTable(self.table_uri(name), version=version, storage_options=self.storage_options)
+        except TableNotFoundError:
+            return None
+
+    def _open_or_create(self, spec: TableSpec) -> DeltaTable:
+        for _ in range(5):
+            table = self._open(spec.name)
+            if table is not None:
+                return table
+            try:
+                return DeltaTable.create(
+                    self.table_uri(spec.name),
+                    schema=spec.schema,
+                    partition_by=list(spec.partition_by) or None,
+                    mode="ignore",
+                    name=spec.name,
+                    description=spec.description,
+                    storage_options=self.storage_options,
+                )
+            except CommitFailedError:  # another writer created it first
+                continue
+        raise BrainError(f"could not create table {spec.name!r} at {self.table_uri(spec.name)}")
+
+    # -- writing ----------------------------------------------------------------------------------
+    def write(self, name: str, data: Any) -> int:
+        """MERGE ``data`` into table ``name`` on its primary key and return the table version.
+
+        Rows whose key exists are updated only if a value differs; new keys are inserted; rows
+        repeated within ``data`` keep the last one. Writing the same rows twice changes nothing
+        (no new version). A schema mismatch raises before anything is written. A commit that
+        conflicts with a concurrent writer is retried on a refreshed table.
+        """
+        spec = table_spec(name)
+        source = _dedupe(conform(spec, data), spec.primary_key)
+        if source.num_rows == 0:
+            table = self._open(name)
+            return table.version() if table is not None else -1
+        predicate = _merge_predicate(spec, source)
+        update_if = _changed_predicate(spec)
+        for attempt in range(self.max_commit_retries + 1):
+            table = self._open_or_create(spec)
+            try:
+                (
+                    table.merge(source, predicate=predicate, source_alias="s", target_alias="t")
+                    .when_matched_update_all(predicate=update_if)
+                    .when_not_matched_insert_all()
+                    .execute()
+                )
+                return table.version()
+            except CommitFailedError as exc:
+                self.commit_conflicts += 1
+                log.info("table %s: commit conflicted with a concurrent writer; retry %d", name, attempt + 1)
+                if attempt == self.max_commit_retries:
+                    raise BrainError(f"table {name!r}: commit kept conflicting ({exc})") from exc
+                time.sleep(min(2.0, 0.02 * 2**attempt) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    # -- reading ----------------------------------------------------------------------------------
+    def read(
+        self,
+        name: str,
+        *,
+        symbol: str | list[str] | None = None,
+        exchange: str | list[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        version: int | None = None,
+        columns: list[str] | None = None,
+        filter: pds.Expression | None = None,
+    ) -> pa.Table:
+        """Read table ``name`` as Arrow, pushing filters down to partitions and row groups.
+
+        ``start`` is inclusive and ``end`` exclusive on the table's time column. ``version`` reads
+        the table as it was at that version (time travel). A table never written reads as empty.
+        """
+        spec = table_spec(name)
+        table = self._open(name, version)
+        if table is None:
+            if version is not None:
+                raise BrainError(f"table {name!r} does not exist, so it has no version {version}")
+            return spec.schema.empty_table().select(columns or spec.schema.names)
+        partitions = _partition_filter(spec, start, end)
+        dataset = table.to_pyarrow_dataset(partitions=partitions or None, schema=spec.schema)
+        expr = _row_filter(spec, symbol=symbol, exchange=exchange, start=start, end=end)
+        if filter is not None:
+            expr = filter if expr is None else expr & filter
+        out = dataset.to_table(columns=columns, filter=expr)
+        return out.cast(
+            spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
+        )
+
+    def version(self, name: str) -> int | None:
+        """Return the latest version of table ``name``, or None if it was never written."""
+        table = self._open(name)
+        return None if table is None else table.version()
+
+    def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Return the commit history of table ``name``, newest first."""
+        table = self._open(name)
+        return [] if table is None else table.history(limit)
+
+    def versions(self, names: list[str] | None = None) -> dict[str, int | None]:
+        """Return {table: latest version} — what a model manifest records to pin its data."""
+        return {name: self.version(name) for name in (names or list(TABLES))}
+
+    def count(self, name: str, version: int | None = None) -> int:
+        """Return the number of rows of table ``name`` (at ``version``)."""
+        table = self._open(name, version)
+        return 0 if table is None else table.count()
+
+    def tables(self) -> list[TableInfo]:
+        """Return one :class:`TableInfo` per declared table."""
+        infos = []
+        for name, spec in TABLES.items():
+            table = self._open(name)
+            rows = 0 if table is None else table.count()
+            infos.append(TableInfo(name, rows, None if table is None else table.version(), spec.partition_by))
+        return infos
+
+    def vacuum(self, name: str, *, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
+        """Delete files no longer referenced by versions newer than ``retention_hours`` (orphans of crashes)."""
+        table = self._open(name)
+        if table is None:
+            return []
+        return table.vacuum(
+            retention_hours=retention_hours,
+            dry_run=dry_run,
+            enforce_retention_duration=False,
+            full=True,
+        )
+
+
+def _dedupe(table: pa.Table, key: tuple[str, ...]) -> pa.Table:
+    """Keep the last row for each primary key (a MERGE source must not repeat a key)."""
+    indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+    last = indexed.group_by(list(key), use_threads=False).aggregate([("__row", "max")])
+    if last.num_rows == table.num_rows:
+        return table
+    keep = pc.sort_indices(last.column("__row_max"))
+    return table.take(pc.take(last.column("__row_max"), keep))
+
+
+def _merge_predicate(spec: TableSpec, source: pa.Table) -> str:
+    parts = [f"t.{c} = s.{c}" for c in spec.primary_key]
+    if spec.is_time_series and spec.time_column in spec.primary_key:
+        # date is a function of the key's timestamp: bounding it lets Delta prune partitions.
+        dates = pc.min_max(source.column("date"))
+        lo, hi = dates["min"].as_py(), dates["max"].as_py()
+        parts += ["t.date = s.date", f"t.date >= {_lit(lo)}", f"t.date <= {_lit(hi)}"]
+    return " AND ".join(parts)
+
+
+def _changed_predicate(spec: TableSpec) -> str:
+    others = [c for c in spec.schema.names if c not in spec.primary_key and c != "date"]
+    return " OR ".join(f"(t.{c} IS DISTINCT FROM s.{c})" for c in others) or "false"
+
+
+def _partition_filter(spec: TableSpec, start: datetime | None, end: datetime | None) -> list[tuple]:
+    if not spec.is_time_series:
+        return []
+    parts: list[tuple] = []
+    if start is not None:
+        parts.append(("date", ">=", _as_utc(start).date().isoformat()))
+    if end is not None:
+        parts.append(("date", "<=", _as_utc(end).date().isoformat()))
+    return parts
+
+
+def _in_or_eq(column: str, value: str | list[str]) -> pds.Expression:
+    # delta-rs's MERGE writes strings as string_view, other writers as string; compare as string.
+    field = pds.field(column).cast(pa.string())
+    if isinstance(value, list):
+        return field.isin(pa.array(value, pa.string()))
+    return field == pa.scalar(value, pa.string())
+
+
+def _row_filter(spec: TableSpec, **kwargs: Any) -> pds.Expression | None:
+    exprs = []
+    for column in ("symbol", "exchange"):
+        value = kwargs.get(column)
+        if value is not None:
+            if column not in spec.schema.names:
+                raise BrainError(f"table {spec.name!r} has no column {column!r} to filter on")
+            exprs.append(_in_or_eq(column, value))
+    for bound, op in (("start", "__ge__"), ("end", "__lt__")):
+        value = kwargs.get(bound)
+        if value is not None:
+            if spec.time_column is None:
+                raise BrainError(f"table {spec.name!r} has no time column to filter on")
+            scalar = pa.scalar(_as_utc(value), type=spec.schema.field(spec.time_column).type)
+            exprs.append(getattr(pds.field(spec.time_column), op)(scalar))
+    if not exprs:
+        return None
+    expr = exprs[0]
+    for e in exprs[1:]:
+        expr = expr & e
+    return expr

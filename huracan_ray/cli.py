@@ -1,0 +1,143 @@
+"""The ``huracan`` command: ``demo``, ``brain tables``, ``brain show``.
+
+Errors are one clear line on stderr and a non-zero exit; set ``HURACAN_DEBUG=1`` for a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Huracan: adaptive ML trading for crypto perpetuals, on Ray.",
+)
+brain_app = typer.Typer(no_args_is_help=True, help="Inspect the Brain Library (Delta tables and artifacts).")
+app.add_typer(brain_app, name="brain")
+
+_console = Console(width=None if sys.stdout.isatty() else 150)  # a pipe gets a full-width table
+
+
+def _brain():
+    from huracan_ray.brain import Brain
+    from huracan_ray.config import Settings
+
+    return Brain.from_settings(Settings())
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@brain_app.command("tables")
+def brain_tables() -> None:
+    """List every Brain table with its row count and latest version."""
+    brain = _brain()
+    table = Table(title=f"Brain tables at {brain.uri}")
+    for column in ("table", "rows", "version", "partitioned by"):
+        table.add_column(column, justify="right" if column in ("rows", "version") else "left")
+    for info in brain.tables():
+        version = "-" if info.version is None else str(info.version)
+        table.add_row(info.name, f"{info.rows:,}", version, ", ".join(info.partition_by) or "-")
+    _console.print(table)
+
+
+_DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"]
+
+
+@brain_app.command("show")
+def brain_show(
+    table: Annotated[str, typer.Argument(help="table name, e.g. candles")],
+    symbol: Annotated[str | None, typer.Option(help="e.g. BTC/USDT:USDT")] = None,
+    exchange: Annotated[str | None, typer.Option(help="e.g. binance")] = None,
+    start: Annotated[datetime | None, typer.Option(formats=_DATE_FORMATS, help="inclusive, UTC")] = None,
+    end: Annotated[datetime | None, typer.Option(formats=_DATE_FORMATS, help="exclusive, UTC")] = None,
+    version: Annotated[int | None, typer.Option(help="read the table as of this version")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="rows to print")] = 20,
+) -> None:
+    """Print rows of one Brain table, filtered by symbol, exchange, time range and version."""
+    from huracan_ray.brain import table_spec
+
+    spec = table_spec(table)
+    data = _brain().read(
+        spec.name, symbol=symbol, exchange=exchange, start=_utc(start), end=_utc(end), version=version
+    )
+    if spec.time_column:
+        data = data.sort_by(spec.time_column)
+    shown = data.slice(0, limit)
+    out = Table(
+        title=f"{spec.name}: {data.num_rows:,} rows"
+        + (f" at version {version}" if version is not None else "")
+    )
+    for name in shown.column_names:
+        out.add_column(name, overflow="fold")
+    for row in shown.to_pylist():
+        out.add_row(*(_cell(v) for v in row.values()))
+    _console.print(out)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return "" if value is None else str(value)
+
+
+@app.command("demo")
+def demo(
+    days: Annotated[float, typer.Option(min=1.0, help="days of 1-minute data")] = 30.0,
+    seed: Annotated[int, typer.Option(help="synthetic market seed")] = 7,
+) -> None:
+    """Run the embedded demo: a synthetic market into the Brain, with a summary of what was written."""
+    from huracan_ray.demo import DemoConfig, run_demo
+
+    run_demo(DemoConfig(days=days, seed=seed), console=_console)
+
+
+def main() -> None:
+    """Run the CLI, turning any error into one line on stderr and exit code 1 (2 for usage)."""
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        print("huracan: aborted", file=sys.stderr)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if os.environ.get("HURACAN_DEBUG"):
+            raise
+        print(f"huracan: error: {_one_line(exc)}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _one_line(exc: Exception) -> str:
+    """Return the one line that says what went wrong."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or exc.title
+        return f"invalid {exc.title} value for {where}: {first['msg']}"
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+if __name__ == "__main__":
+    main()

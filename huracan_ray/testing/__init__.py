@@ -1,0 +1,1 @@
+"""Test helpers: the synthetic market, fault injection, local service stand-ins."""

@@ -1,0 +1,90 @@
+"""The huracan CLI: tables, show, and one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers.brain_writer import make_candles
+
+from huracan_ray.brain import Brain
+
+
+def run_cli(*args: str, brain_uri: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HURACAN_BRAIN_URI": brain_uri, "COLUMNS": "200"}
+    env.pop("HURACAN_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "huracan_ray.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def filled_brain(tmp_brain_uri: str) -> str:
+    brain = Brain(tmp_brain_uri)
+    brain.write("candles", make_candles(3 * 1440))
+    brain.write("candles", make_candles(10, symbol="ETH/USDT:USDT"))
+    return tmp_brain_uri
+
+
+def test_brain_tables_lists_rows_and_versions(filled_brain: str) -> None:
+    out = run_cli("brain", "tables", brain_uri=filled_brain)
+    assert out.returncode == 0, out.stderr
+    line = next(row for row in out.stdout.splitlines() if " candles " in row)
+    assert "4,330" in line and "2" in line
+    assert "liquidations" in out.stdout and "rl_policies" in out.stdout
+
+
+def test_brain_show_filters_and_time_travels(filled_brain: str) -> None:
+    out = run_cli(
+        "brain", "show", "candles", "--symbol", "ETH/USDT:USDT", "--limit", "3", brain_uri=filled_brain
+    )
+    assert out.returncode == 0, out.stderr
+    assert "10 rows" in out.stdout and "ETH/USDT:USDT" in out.stdout and "BTC/USDT" not in out.stdout
+    out = run_cli(
+        "brain",
+        "show",
+        "candles",
+        "--start",
+        "2026-01-02",
+        "--end",
+        "2026-01-02T06:00",
+        brain_uri=filled_brain,
+    )
+    assert "360 rows" in out.stdout
+    out = run_cli("brain", "show", "candles", "--version", "1", brain_uri=filled_brain)
+    assert "4,320 rows at version 1" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("brain", "show", "nosuch"), "unknown Brain table 'nosuch'"),
+        (("brain", "show", "candles", "--version", "99"), "99"),
+        (("brain", "show", "candles", "--start", "yesterday"), "does not match the formats"),
+        (
+            (
+                "brain",
+                "frobnicate",
+            ),
+            "No such command",
+        ),
+    ],
+)
+def test_errors_are_one_clear_line_and_a_nonzero_exit(
+    filled_brain: str, args: tuple[str, ...], needle: str
+) -> None:
+    out = run_cli(*args, brain_uri=filled_brain)
+    assert out.returncode != 0
+    assert needle in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+    assert len([line for line in out.stderr.splitlines() if line.strip()]) <= 6  # click's usage box at most
+
+
+def test_a_bad_brain_uri_is_one_line(tmp_path: Path) -> None:
+    out = run_cli("brain", "tables", brain_uri="gs://nope")
+    assert out.returncode == 1
+    assert out.stderr.startswith("huracan: error:") and "HURACAN_BRAIN_URI" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
