@@ -1,0 +1,1 @@
+"""Mechanic: causal features, labels, forward-only splits, train-window scaling, regimes."""
