@@ -1,0 +1,6 @@
+"""Engine: the model zoo, the shared torch training loop, search, backtest metrics and the registry.
+
+``engine.backtest`` turns predictions into positions and scores them (Sharpe, Sortino, drawdown,
+profit factor, hit ratio, Calmar, accuracy, composite score). ``engine.models`` holds the model
+registry (``MODELS``) and the models: XGBoost, LSTM, CNN and Transformer; neither imports Ray.
+"""

@@ -1,0 +1,95 @@
+"""Search spaces of the model zoo and the Engine's training config."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ray import tune
+
+from huracan_ray.config import FrozenConfig
+
+__all__ = ["SEARCH_SPACES", "EngineConfig", "param_space"]
+
+
+class EngineConfig(FrozenConfig):
+    """How the Engine searches, scores and registers models."""
+
+    model_types: tuple[str, ...] = ("xgboost", "lstm")
+    samples_per_model: int = 2
+    max_concurrent_trials: int | None = None  # None: as many as the cluster's CPUs allow
+    max_train_rows: int = 20_000  # most recent train rows a trial fits on (the rest of train stays unseen)
+    early_stop_fraction: float = 0.15  # tail of the train window used for early stopping, after a purge
+    fee_bps: float = 4.0
+    periods_per_year: float = 525_600  # 1-minute bars
+    signal_mode: Literal["sign", "scaled"] = "sign"
+    max_leverage: float = 1.0
+    seed: int = 0
+    storage_path: str | None = None  # Tune results; a shared URI (s3://…) on a multi-node cluster
+    gpu_fraction: float = 0.25  # per trial, used only when the cluster has GPUs
+
+
+def _xgboost() -> dict[str, Any]:
+    return {
+        "n_estimators": tune.choice([200, 400]),
+        "max_depth": tune.randint(3, 7),
+        "learning_rate": tune.loguniform(0.02, 0.15),
+        "subsample": tune.uniform(0.6, 1.0),
+        "colsample_bytree": tune.uniform(0.5, 1.0),
+        "min_child_weight": tune.loguniform(1.0, 50.0),
+        "n_jobs": 1,
+    }
+
+
+def _lstm() -> dict[str, Any]:
+    return {
+        "seq_len": tune.choice([16, 32]),
+        "hidden_size": tune.choice([16, 32]),
+        "num_layers": 2,
+        "dropout": tune.uniform(0.2, 0.3),
+        "learning_rate": tune.loguniform(1e-3, 1e-2),
+        "max_epochs": 6,
+        "patience": 2,
+        "batch_size": 512,
+    }
+
+
+def _cnn() -> dict[str, Any]:
+    return {
+        "seq_len": tune.choice([16, 32]),
+        "hidden_size": tune.choice([16, 32]),
+        "max_epochs": 6,
+        "patience": 2,
+        "batch_size": 512,
+        "learning_rate": tune.loguniform(1e-3, 1e-2),
+    }
+
+
+def _transformer() -> dict[str, Any]:
+    return {
+        "seq_len": tune.choice([16, 32]),
+        "hidden_size": tune.choice([16, 32]),
+        "max_epochs": 6,
+        "patience": 2,
+        "batch_size": 512,
+        "learning_rate": tune.loguniform(5e-4, 5e-3),
+    }
+
+
+SEARCH_SPACES = {"xgboost": _xgboost, "lstm": _lstm, "cnn": _cnn, "transformer": _transformer}
+
+
+def param_space(symbols: list[str], config: EngineConfig) -> list[dict[str, Any]]:
+    """Return one Tune param space per model type (each a grid over symbols with sampled params)."""
+    unknown = [m for m in config.model_types if m not in SEARCH_SPACES]
+    if unknown:
+        raise KeyError(f"no search space for model type(s) {unknown}; known: {sorted(SEARCH_SPACES)}")
+    return [
+        {
+            "symbol": tune.grid_search(list(symbols)),
+            "model_type": model_type,
+            "params": SEARCH_SPACES[model_type](),
+            "threshold_k": tune.uniform(0.0, 1.0),
+            "seed": config.seed,
+        }
+        for model_type in config.model_types
+    ]
