@@ -1,0 +1,59 @@
+"""The Notifier protocol, the Alert value, and a broadcast that never fails the pipeline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, Protocol, runtime_checkable
+
+__all__ = ["Alert", "Notifier", "broadcast"]
+
+log = logging.getLogger(__name__)
+
+Severity = Literal["info", "warning", "error", "critical"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A message for people: a title, lines of text, an optional table, a severity and a kind."""
+
+    title: str
+    lines: tuple[str, ...] = ()
+    severity: Severity = "info"
+    kind: str = "summary"  # summary | data_quality | rollback | drift | trade
+    table: tuple[tuple[str, ...], ...] = ()  # header row first
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def as_text(self) -> str:
+        """Return the alert as plain text (what chat notifiers send)."""
+        parts = [f"[{self.severity.upper()}] {self.title}", *self.lines]
+        if self.table:
+            widths = [max(len(row[i]) for row in self.table) for i in range(len(self.table[0]))]
+            parts += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in self.table]
+        return "\n".join(parts)
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Something that delivers alerts (console, Slack, Telegram)."""
+
+    name: str
+
+    def send(self, alert: Alert) -> None:
+        """Deliver ``alert`` or raise."""
+        ...
+
+
+def broadcast(notifiers: Iterable[Notifier], alert: Alert) -> dict[str, str]:
+    """Send ``alert`` through every notifier; a failing notifier is logged, never raised. Return outcomes."""
+    outcomes = {}
+    for notifier in notifiers:
+        try:
+            notifier.send(alert)
+            outcomes[notifier.name] = "sent"
+        except Exception as exc:
+            log.warning("notifier %s failed to send %r: %s", notifier.name, alert.title, exc)
+            outcomes[notifier.name] = f"failed: {type(exc).__name__}: {exc}"
+    return outcomes
