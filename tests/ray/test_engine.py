@@ -58,7 +58,7 @@ def test_each_symbol_has_one_approved_model_and_a_standby(trained) -> None:
 
 
 def test_manifest_pins_data_versions_and_reports_out_of_sample_metrics(trained) -> None:
-    brain, datasets, config, report, _ = trained
+    brain, datasets, _config, report, _ = trained
     model = report.approved("BTC/USDT:USDT")
     manifest = json.loads(
         brain.read("model_registry", filter=None)
