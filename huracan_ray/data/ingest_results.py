@@ -1,0 +1,173 @@
+"""What ingest moves and keeps: unit envelopes through Ray Data, the Brain writer, the report.
+
+A unit's validation yields three tables of different schemas (good rows, quarantined rows,
+issues) plus its series fragment. Ray Data blocks of one dataset should share a schema, so each
+unit travels as one envelope row of fixed schema whose table columns hold Arrow IPC streams;
+the driver decodes it and routes each table to its Brain table.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from huracan_ray.brain import Brain
+from huracan_ray.data.validation import SeriesFragment, ValidationResult
+
+__all__ = ["ENVELOPE_SCHEMA", "BrainWriter", "IngestReport", "SeriesReport", "decode", "encode"]
+
+SeriesKey = tuple[str, str, str]  # (kind, exchange, symbol)
+
+ENVELOPE_SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("exchange", pa.string()),
+        ("symbol", pa.string()),
+        ("start_us", pa.int64()),
+        ("end_us", pa.int64()),
+        ("cadence_us", pa.int64()),
+        ("expected", pa.int64()),
+        ("present", pa.int64()),
+        ("dropped", pa.int64()),
+        ("good", pa.large_binary()),
+        ("rejected", pa.large_binary()),
+        ("issues", pa.large_binary()),
+        ("windows", pa.large_binary()),
+    ]
+)
+"""One row per ingest unit: its series, window, counts and its four tables as Arrow IPC streams."""
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _table(payload: bytes) -> pa.Table:
+    return pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
+
+
+def encode(result: ValidationResult) -> dict[str, Any]:
+    """Return ``result`` as one envelope row (a dict matching :data:`ENVELOPE_SCHEMA`)."""
+    f = result.fragment
+    return {
+        "kind": f.kind, "exchange": f.exchange, "symbol": f.symbol, "start_us": f.start_us, "end_us": f.end_us,
+        "cadence_us": f.cadence_us, "expected": f.expected, "present": f.present,
+        "dropped": result.duplicates_dropped, "good": _ipc(result.good), "rejected": _ipc(result.rejected),
+        "issues": _ipc(result.issues), "windows": _ipc(f.windows),
+    }  # fmt: skip
+
+
+def decode(row: dict[str, Any]) -> ValidationResult:
+    """Return the :class:`ValidationResult` an envelope row carries."""
+    fragment = SeriesFragment(
+        row["kind"], row["exchange"], row["symbol"], row["start_us"], row["end_us"], row["cadence_us"],
+        row["expected"], row["present"], _table(row["windows"]),
+    )  # fmt: skip
+    return ValidationResult(
+        _table(row["good"]), _table(row["rejected"]), _table(row["issues"]), row["dropped"], fragment
+    )
+
+
+@dataclass(frozen=True)
+class SeriesReport:
+    """What ingest did for one (kind, exchange, symbol); ``exchange`` is "" for sentiment."""
+
+    kind: str
+    exchange: str
+    symbol: str
+    units: int
+    fetched: int
+    written: int
+    quarantined: int
+    duplicates_dropped: int
+    issues: dict[str, int]
+    coverage: float | None
+    versions: dict[str, int]
+    """Brain table -> the version that holds this series' rows (the last MERGE that carried some)."""
+
+    @property
+    def failed_units(self) -> int:
+        """Return how many of this series' fetches failed."""
+        return self.issues.get("fetch_failed", 0)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """Everything one ingest did: one :class:`SeriesReport` per series, totals, table versions."""
+
+    series: tuple[SeriesReport, ...]
+    units: int
+    seconds: float
+    table_versions: dict[str, int | None]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Return the sums over all series of rows fetched, written, quarantined, dropped and issues."""
+        names = ("units", "fetched", "written", "quarantined", "duplicates_dropped", "failed_units")
+        out = {name: sum(getattr(s, name) for s in self.series) for name in names}
+        out["issues"] = sum(sum(s.issues.values()) for s in self.series)
+        return out
+
+    def issues_by_type(self) -> dict[str, int]:
+        """Return the number of issues of each type over all series."""
+        counts: Counter[str] = Counter()
+        for s in self.series:
+            counts.update(s.issues)
+        return dict(sorted(counts.items()))
+
+    def get(self, kind: str, exchange: str, symbol: str) -> SeriesReport:
+        """Return the report of one series (``exchange`` "" for sentiment); ``KeyError`` if absent."""
+        for s in self.series:
+            if (s.kind, s.exchange, s.symbol) == (kind, exchange, symbol):
+                return s
+        raise KeyError((kind, exchange, symbol))
+
+
+@dataclass
+class _Buffer:
+    tables: list[pa.Table] = field(default_factory=list)
+    keys: set[SeriesKey] = field(default_factory=set)
+    rows: int = 0
+
+
+class BrainWriter:
+    """Buffer rows per Brain table and MERGE them in batches of at least ``batch_rows`` rows.
+
+    One writer per table (the driver) means no commit conflicts, and batching amortises the fixed
+    cost of a MERGE over many units. Remembers which version holds each series' rows.
+    """
+
+    def __init__(self, brain: Brain, batch_rows: int) -> None:
+        """Store the Brain and the batch size; write nothing yet."""
+        self.brain = brain
+        self.batch_rows = batch_rows
+        self.versions: dict[SeriesKey, dict[str, int]] = {}
+        self._buffers: dict[str, _Buffer] = {}
+
+    def add(self, table_name: str, key: SeriesKey, rows: pa.Table) -> None:
+        """Queue ``rows`` of series ``key`` for ``table_name``; MERGE the batch once it is big enough."""
+        if rows.num_rows == 0:
+            return
+        buffer = self._buffers.setdefault(table_name, _Buffer())
+        buffer.tables.append(rows)
+        buffer.keys.add(key)
+        buffer.rows += rows.num_rows
+        if buffer.rows >= self.batch_rows:
+            self.flush(table_name)
+
+    def flush(self, table_name: str | None = None) -> None:
+        """MERGE what is queued for ``table_name`` (every table when None), in a fixed table order."""
+        names = sorted(self._buffers) if table_name is None else [table_name]
+        for name in names:
+            buffer = self._buffers.pop(name, None)
+            if buffer is None or buffer.rows == 0:
+                continue
+            version = self.brain.write(name, pa.concat_tables(buffer.tables))
+            for key in buffer.keys:
+                self.versions.setdefault(key, {})[name] = version

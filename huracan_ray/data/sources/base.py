@@ -1,0 +1,145 @@
+"""The source contract: what a data source returns, the data kinds, and the registry of sources.
+
+A source fetches one kind of market data for one (exchange, symbol) and time window and returns
+Arrow rows with the Brain table's input schema. Sources are built from plain config values
+(``build_source(name, **config)``) so that Ray workers can rebuild them from a picklable dict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from huracan_ray.brain.conform import conform, to_arrow
+from huracan_ray.brain.errors import SchemaMismatchError
+from huracan_ray.brain.tables import TS, table_spec
+
+__all__ = [
+    "SOURCES",
+    "BaseSource",
+    "DataKind",
+    "Source",
+    "SourceError",
+    "build_source",
+    "coerce",
+    "register_source",
+]
+
+
+class DataKind(StrEnum):
+    """The five kinds of market data; each value is the name of its Brain table."""
+
+    CANDLES = "candles"
+    LIQUIDATIONS = "liquidations"
+    FUNDING_RATES = "funding_rates"
+    OPEN_INTEREST = "open_interest"
+    SENTIMENT_SCORES = "sentiment_scores"
+
+    @property
+    def has_exchange(self) -> bool:
+        """Return False for venue-free kinds (sentiment is per symbol and provider, not per exchange)."""
+        return self is not DataKind.SENTIMENT_SCORES
+
+
+class SourceError(Exception):
+    """A fetch failed for a reason outside our code (venue down, rate limit, malformed response).
+
+    Ingest logs it as a critical ``fetch_failed`` issue and carries on; any other exception is a
+    bug or a config error and stops the ingest.
+    """
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A market data source: ``fetch`` returns rows of one kind, (exchange, symbol) and window."""
+
+    name: str
+
+    def fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
+        """Return ``kind`` rows with ``start <= timestamp < end`` in the Brain table's input schema.
+
+        Rows come in the order the venue gave them: validation, not the source, judges order,
+        duplicates and values. Venue-free kinds ignore ``exchange``.
+        """
+        ...
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def coerce(kind: DataKind | str, table: Any) -> pa.Table:
+    """Return ``table`` cast to ``kind``'s input schema, every column nullable.
+
+    ``table`` may be Arrow, pandas or a list of dicts. Types are checked as the Brain checks them
+    (a missing, wrong or lossy one raises :class:`~huracan_ray.brain.errors.SchemaMismatchError`),
+    but nulls are kept: a null in a required column is a data-quality fault for validation to
+    quarantine, not a crash.
+    """
+    spec = table_spec(str(kind))
+    table = to_arrow(table)
+    for field in spec.input_schema():
+        if not field.nullable and field.name not in table.column_names:
+            raise SchemaMismatchError(spec.name, field.name, "missing column")
+    lenient = dataclasses.replace(spec, schema=pa.schema([f.with_nullable(True) for f in spec.schema]))
+    out = conform(lenient, table)
+    return out.drop_columns(["date"]) if spec.is_time_series else out
+
+
+class BaseSource:
+    """Template for sources: the public :meth:`fetch` checks arguments and cleans, ``_fetch`` fetches.
+
+    ``fetch`` normalises the window to UTC, calls the subclass's ``_fetch``, casts the result to the
+    kind's input schema (nulls kept for validation) and trims rows outside ``[start, end)`` (a
+    paging artefact of venues, not a fault). It never sorts or deduplicates: validation judges that.
+    """
+
+    name: str = ""
+
+    def fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
+        """Return ``kind`` rows of (``exchange``, ``symbol``) with ``start <= timestamp < end``."""
+        kind = DataKind(kind)
+        start, end = _utc(start), _utc(end)
+        if end <= start:
+            raise ValueError(f"empty window: start {start.isoformat()} is not before end {end.isoformat()}")
+        table = coerce(kind, self._fetch(kind, symbol, start, end, exchange=exchange))
+        ts = table.column("timestamp")
+        inside = pc.and_(pc.greater_equal(ts, pa.scalar(start, TS)), pc.less(ts, pa.scalar(end, TS)))
+        return table.filter(pc.fill_null(inside, True))  # a null timestamp stays: validation quarantines it
+
+    def _fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
+        raise NotImplementedError
+
+
+SourceFactory = Callable[..., Source]
+_F = TypeVar("_F", bound=SourceFactory)
+
+SOURCES: dict[str, SourceFactory] = {}
+"""Registered source factories by short name (``SOURCES["synthetic"]``)."""
+
+
+def register_source(name: str) -> Callable[[_F], _F]:
+    """Register a source factory (usually a class) under ``name``; a name taken twice raises ``KeyError``."""
+
+    def decorator(factory: _F) -> _F:
+        if name in SOURCES:
+            raise KeyError(f"source {name!r} is already registered (by {SOURCES[name]!r})")
+        SOURCES[name] = factory
+        return factory
+
+    return decorator
+
+
+def build_source(name: str, **config: Any) -> Source:
+    """Build the source registered as ``name`` from plain config values."""
+    try:
+        factory = SOURCES[name]
+    except KeyError:
+        raise KeyError(f"unknown source {name!r}; registered: {', '.join(sorted(SOURCES)) or 'none'}") from None
+    return factory(**config)

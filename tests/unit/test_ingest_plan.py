@@ -1,0 +1,74 @@
+"""Ingest without Ray: unit planning, the config, the envelope round trip and the worker's failure path."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+from pydantic import ValidationError
+
+from huracan_ray.data.ingest import IngestConfig, IngestUnit, _UnitWorker, plan_units
+from huracan_ray.data.ingest_results import ENVELOPE_SCHEMA, decode
+from huracan_ray.data.sources import SOURCES, BaseSource, DataKind, SourceError, register_source
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _config(**kw: object) -> IngestConfig:
+    return IngestConfig(**{"start": START, "end": START + timedelta(days=2, hours=12), **kw})
+
+
+def test_plan_covers_every_series_and_chunk_once() -> None:
+    units = plan_units(_config())
+    per_kind = Counter(str(u.kind) for u in units)
+    assert per_kind == {"candles": 18, "liquidations": 18, "funding_rates": 18, "open_interest": 18,
+                        "sentiment_scores": 9}  # fmt: skip
+    assert {u.exchange for u in units if u.kind is DataKind.SENTIMENT_SCORES} == {""}
+    last = [u for u in units if u.kind is DataKind.CANDLES and u.start == START + timedelta(days=2)]
+    assert all(u.end - u.start == timedelta(hours=12) for u in last)
+    assert len(set(units)) == len(units)
+    assert all(IngestUnit.from_item(u.to_item()) == u for u in units)
+
+
+def test_config_rejects_typos_and_empty_windows() -> None:
+    with pytest.raises(ValidationError):
+        _config(chunks=timedelta(days=1))
+    with pytest.raises(ValidationError, match="must be after start"):
+        IngestConfig(start=START, end=START)
+    naive = IngestConfig(start=datetime(2026, 1, 1), end=datetime(2026, 1, 2))
+    assert naive.start == START
+
+
+@pytest.fixture
+def failing_source() -> Iterator[str]:
+    @register_source("test-failing")
+    class _Failing(BaseSource):
+        name = "test-failing"
+
+        def _fetch(self, kind, symbol, start, end, *, exchange):
+            raise SourceError("venue down")
+
+    yield "test-failing"
+    SOURCES.pop("test-failing")
+
+
+def test_worker_turns_a_source_error_into_a_critical_issue(failing_source: str) -> None:
+    worker = _UnitWorker(failing_source, {}, {})
+    unit = IngestUnit(DataKind.OPEN_INTEREST, "okx", "X", START, START + timedelta(hours=1))
+    out = worker(pa.Table.from_pylist([unit.to_item()]))
+    assert out.schema == ENVELOPE_SCHEMA
+    result = decode(out.to_pylist()[0])
+    assert result.issues.column("issue_type").to_pylist() == ["fetch_failed"]
+    assert "SourceError: venue down" in result.issues.column("details")[0].as_py()
+    assert result.fragment.expected == 12 and result.fragment.present == 0
+
+
+def test_worker_round_trips_a_synthetic_unit() -> None:
+    worker = _UnitWorker("synthetic", {"days": 1, "faults": {"nans": 1}}, {})
+    unit = IngestUnit(DataKind.CANDLES, "binance", "SOL/USDT:USDT", START, START + timedelta(days=1))
+    result = decode(worker(pa.Table.from_pylist([unit.to_item()])).to_pylist()[0])
+    assert result.good.num_rows == 1439 and result.rejected.num_rows == 1
+    assert result.fetched == 1440
