@@ -1,0 +1,52 @@
+"""``ray job submit -- python jobs/train.py``: build datasets and run the model zoo on Ray Tune."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from _common import brain_from_env, connect_ray, run
+
+from huracan_ray import stages
+from huracan_ray.engine.search import EngineConfig
+from huracan_ray.mechanic.dataset import MechanicConfig
+
+
+def main() -> None:
+    """Parse arguments and run the train stage."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--symbols", default="BTC/USDT:USDT,ETH/USDT:USDT,SOL/USDT:USDT")
+    parser.add_argument("--models", default="xgboost,lstm")
+    parser.add_argument("--samples", type=int, default=2, help="trials per (symbol, model type)")
+    parser.add_argument("--exchange", default="binance")
+    parser.add_argument("--storage-path", default=None, help="Tune storage (shared URI on a multi-node cluster)")
+    args = parser.parse_args()
+    connect_ray()
+    outcome = stages.train(
+        brain_from_env(),
+        args.symbols.split(","),
+        MechanicConfig(exchange=args.exchange),
+        EngineConfig(
+            model_types=tuple(args.models.split(",")), samples_per_model=args.samples, storage_path=args.storage_path
+        ),
+    )
+    print(
+        json.dumps(
+            {
+                s: [
+                    {
+                        "model_id": m.model_id,
+                        "status": m.status,
+                        "validation_score": round(m.metrics["validation"]["composite_score"], 4),
+                        "test_sharpe": round(m.metrics["test"]["sharpe"], 4),
+                    }
+                    for m in models
+                ]
+                for s, models in outcome.engine.registered.items()
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    run(main)
