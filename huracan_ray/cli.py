@@ -70,15 +70,12 @@ def brain_show(
     from huracan_ray.brain import table_spec
 
     spec = table_spec(table)
-    data = _brain().read(
-        spec.name, symbol=symbol, exchange=exchange, start=_utc(start), end=_utc(end), version=version
-    )
+    data = _brain().read(spec.name, symbol=symbol, exchange=exchange, start=_utc(start), end=_utc(end), version=version)
     if spec.time_column:
         data = data.sort_by(spec.time_column)
     shown = data.slice(0, limit)
     out = Table(
-        title=f"{spec.name}: {data.num_rows:,} rows"
-        + (f" at version {version}" if version is not None else "")
+        title=f"{spec.name}: {data.num_rows:,} rows" + (f" at version {version}" if version is not None else "")
     )
     for name in shown.column_names:
         out.add_column(name, overflow="fold")
@@ -97,13 +94,19 @@ def _cell(value: object) -> str:
 
 @app.command("demo")
 def demo(
-    days: Annotated[float, typer.Option(min=1.0, help="days of 1-minute data")] = 30.0,
+    days: Annotated[float, typer.Option(min=3.0, help="days of 1-minute data")] = 30.0,
     seed: Annotated[int, typer.Option(help="synthetic market seed")] = 7,
+    replay_bars: Annotated[int, typer.Option(min=1, help="test-window bars replayed per symbol")] = 720,
+    port: Annotated[int, typer.Option(help="Hamilton's HTTP port")] = 8000,
+    keep_serving: Annotated[bool, typer.Option(help="keep Hamilton serving after the summary")] = False,
 ) -> None:
-    """Run the embedded demo: a synthetic market into the Brain, with a summary of what was written."""
+    """Run the whole chain on embedded defaults: ingest → train (Tune) → RL (PPO) → Hamilton (Serve) → replay."""
     from huracan_ray.demo import DemoConfig, run_demo
 
-    run_demo(DemoConfig(days=days, seed=seed), console=_console)
+    run_demo(
+        DemoConfig(days=days, seed=seed, replay_bars=replay_bars, serve_port=port, keep_serving=keep_serving),
+        console=_console,
+    )
 
 
 def main() -> None:

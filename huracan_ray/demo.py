@@ -1,126 +1,217 @@
-"""``huracan demo``: the embedded end-to-end run on local defaults (file:// Brain, synthetic market)."""
+"""``huracan demo``: the whole chain on embedded defaults — local Ray, file:// Brain, synthetic market.
+
+ingest (Ray Data) → mechanic + engine (Ray Tune) → RL allocator (RLlib PPO) → Hamilton (Ray Serve)
+→ replay of the test window bar by bar over HTTP → trades in the Brain → summary (Broadcaster).
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import platformdirs
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from huracan_ray import stages
 from huracan_ray.brain import Brain
+from huracan_ray.broadcaster import Alert, ConsoleNotifier, Notifier, broadcast
 from huracan_ray.config import FrozenConfig, Settings
+from huracan_ray.data.ingest import IngestConfig, IngestReport
+from huracan_ray.demo_report import summary_alert
+from huracan_ray.demo_ui import StageProgress
+from huracan_ray.engine.search import EngineConfig
+from huracan_ray.hamilton.replay import ReplayResult
+from huracan_ray.mechanic.dataset import MechanicConfig
+from huracan_ray.rl.allocate import RegisteredPolicy
+from huracan_ray.rl.train import PPOTrainConfig
+from huracan_ray.testing.synthetic_faults import FaultSpec
 
 __all__ = ["DemoConfig", "DemoReport", "run_demo"]
 
-MARKET_TABLES = ("candles", "liquidations", "funding_rates", "open_interest", "sentiment_scores")
+_T = TypeVar("_T")
+
+_DEMO_FAULTS = FaultSpec(
+    gaps=1, gap_minutes=20, duplicates=6, out_of_order=3, bad_ohlc=4, nans=3, negative_volume=2, seed=11
+)
 
 
 class DemoConfig(FrozenConfig):
-    """What the demo generates and writes."""
+    """What the demo generates, trains and replays."""
 
     days: float = 30.0
     seed: int = 7
     symbols: tuple[str, ...] = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
     exchanges: tuple[str, ...] = ("binance", "bybit")
     start: datetime = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@dataclass
-class WriteSummary:
-    """What one table write did."""
-
-    table: str
-    rows: int
-    symbols: int
-    exchanges: int
-    first: datetime | None
-    last: datetime | None
-    version: int
-    seconds: float
+    faults: FaultSpec | None = _DEMO_FAULTS
+    mechanic: MechanicConfig = MechanicConfig()
+    engine: EngineConfig = EngineConfig()
+    ppo: PPOTrainConfig = PPOTrainConfig(iterations=4, train_batch_size=2000, minibatch_size=256, num_epochs=4)
+    replay_bars: int = 720
+    serve_port: int = 8000
+    keep_serving: bool = False
 
 
 @dataclass
 class DemoReport:
-    """Everything the demo did, for the final table and for tests."""
+    """Everything the demo did, for the summary and for tests."""
 
     brain_uri: str
-    writes: list[WriteSummary] = field(default_factory=list)
+    ingest: IngestReport | None = None
+    outcome: stages.TrainOutcome | None = None
+    policies: dict[str, RegisteredPolicy] = field(default_factory=dict)
+    replays: dict[str, ReplayResult] = field(default_factory=dict)
+    trades_written: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    serve_url: str | None = None
 
 
-def _summarise(name: str, table: pa.Table, version: int, seconds: float) -> WriteSummary:
-    ts = table.column("timestamp")
-    exchanges = pc.count_distinct(table.column("exchange")).as_py() if "exchange" in table.column_names else 0
-    return WriteSummary(
-        table=name,
-        rows=table.num_rows,
-        symbols=pc.count_distinct(table.column("symbol")).as_py(),
-        exchanges=exchanges,
-        first=pc.min(ts).as_py(),
-        last=pc.max(ts).as_py(),
-        version=version,
-        seconds=seconds,
+def _ingest_config(config: DemoConfig) -> IngestConfig:
+    source = {
+        "symbols": config.symbols,
+        "exchanges": config.exchanges,
+        "start": config.start,
+        "days": config.days,
+        "seed": config.seed,
+    }
+    if config.faults is not None:
+        source["faults"] = config.faults.model_dump()
+    return IngestConfig(
+        source="synthetic",
+        source_config=source,
+        symbols=config.symbols,
+        exchanges=config.exchanges,
+        start=config.start,
+        end=config.start + timedelta(days=config.days),
     )
 
 
-def write_market(brain: Brain, config: DemoConfig, console: Console) -> list[WriteSummary]:
-    """Generate the synthetic market and MERGE its five tables into the Brain, with progress."""
-    from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
+def _api_token() -> str:
+    """Return HURACAN_API_TOKEN, creating one (0600 file under the user data dir) when unset. Never printed."""
+    token = os.environ.get("HURACAN_API_TOKEN")
+    if token:
+        return token
+    path = token_file()
+    if path.exists():
+        token = path.read_text().strip()
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(32)
+        path.touch(mode=0o600)
+        path.write_text(token)
+    os.environ["HURACAN_API_TOKEN"] = token  # inherited by the Ray workers started below
+    return token
 
-    market = SyntheticMarket(
-        SyntheticMarketConfig(
-            seed=config.seed,
-            symbols=config.symbols,
-            exchanges=config.exchanges,
-            start=config.start,
-            days=config.days,
+
+def token_file() -> Path:
+    """Return where the demo keeps its generated API token."""
+    return Path(platformdirs.user_data_dir("huracan", appauthor=False)) / "api_token"
+
+
+def _start_ray() -> None:
+    import ray
+    from ray.data import DataContext
+
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    DataContext.get_current().enable_progress_bars = False
+
+
+class _Chain:
+    """The demo's stages with their progress display."""
+
+    def __init__(self, brain: Brain, config: DemoConfig, ui: StageProgress, report: DemoReport) -> None:
+        self.brain, self.config, self.ui, self.report = brain, config, ui, report
+
+    def _timed(self, name: str, fn: Callable[[], _T]) -> _T:
+        started = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.report.seconds[name] = time.perf_counter() - started
+
+    def ingest(self) -> None:
+        task = self.ui.stage("ingest (Ray Data)", total=None)
+        self.report.ingest = self._timed(
+            "ingest",
+            lambda: stages.ingest(
+                self.brain, _ingest_config(self.config), progress=lambda d, n: self.ui.update(task, d, n, "units")
+            ),
         )
-    )
-    summaries = []
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("synthetic market → Brain", total=len(MARKET_TABLES))
-        for name in MARKET_TABLES:
-            progress.update(task, description=f"generating and writing {name}")
-            data = getattr(market, name)()
-            started = time.perf_counter()
-            version = brain.write(name, data)
-            summaries.append(_summarise(name, data, version, time.perf_counter() - started))
-            progress.advance(task)
-    return summaries
+        self.ui.done(task)
 
-
-def _writes_table(report: DemoReport) -> Table:
-    table = Table(title=f"Written to the Brain at {report.brain_uri}")
-    for column in ("table", "rows", "symbols", "exchanges", "from", "to", "version", "seconds"):
-        table.add_column(column, justify="left" if column in ("table", "from", "to") else "right")
-    for w in report.writes:
-        table.add_row(
-            w.table,
-            f"{w.rows:,}",
-            str(w.symbols),
-            str(w.exchanges) if w.exchanges else "-",
-            f"{w.first:%Y-%m-%d %H:%M}",
-            f"{w.last:%Y-%m-%d %H:%M}",
-            str(w.version),
-            f"{w.seconds:.2f}",
+    def train(self) -> None:
+        c = self.config
+        task = self.ui.stage(
+            "engine (Ray Tune)", total=len(c.symbols) * len(c.engine.model_types) * c.engine.samples_per_model
         )
-    return table
+        self.report.outcome = self._timed(
+            "train",
+            lambda: stages.train(
+                self.brain,
+                list(c.symbols),
+                c.mechanic,
+                c.engine,
+                progress=lambda d, n: self.ui.update(task, d, n, "trials"),
+            ),
+        )
+        self.ui.done(task)
+
+    def allocate(self, workdir: str) -> None:
+        symbols = sorted(self.report.outcome.engine.registered)
+        task = self.ui.stage("RL allocator (RLlib PPO)", total=len(symbols) * self.config.ppo.iterations)
+        done = [0]
+
+        def tick(symbol: str, iteration: int, metrics: dict) -> None:
+            done[0] += 1
+            self.ui.update(
+                task,
+                done[0],
+                None,
+                f"{symbol} iter {iteration} return {metrics.get('episode_return_mean', float('nan')):.2f}",
+            )
+
+        self.report.policies = self._timed(
+            "rl", lambda: stages.train_allocators(self.brain, symbols, self.config.ppo, workdir, progress=tick)
+        )
+        self.ui.done(task)
+
+    def serve_and_replay(self, token: str) -> None:
+        from huracan_ray.demo_serve import replay_all, start_hamilton
+
+        url = self._timed("serve", lambda: start_hamilton(self.brain, self.config.serve_port, token))
+        self.report.serve_url = url
+        manifests = stages.approved_models(self.brain, sorted(self.report.outcome.engine.registered))
+        task = self.ui.stage("Hamilton replay (Ray Serve, HTTP)", total=len(manifests) * self.config.replay_bars)
+        self.report.replays, self.report.trades_written = self._timed(
+            "replay",
+            lambda: replay_all(
+                url,
+                token,
+                self.brain,
+                manifests,
+                self.config.replay_bars,
+                progress=lambda d: self.ui.update(task, d, None, "bars"),
+            ),
+        )
+        self.ui.done(task)
 
 
 def run_demo(
-    config: DemoConfig | None = None, *, console: Console | None = None, settings: Settings | None = None
+    config: DemoConfig | None = None,
+    *,
+    console: Console | None = None,
+    settings: Settings | None = None,
+    notifiers: list[Notifier] | None = None,
 ) -> DemoReport:
-    """Run the demo chain and print a summary; return the report."""
+    """Run the whole chain, print a per-symbol summary through the Broadcaster, and return the report."""
     config = config or DemoConfig()
     console = console or Console()
     brain = Brain.from_settings(settings or Settings())
@@ -129,6 +220,37 @@ def run_demo(
         f"[bold]Huracan demo[/]: {len(config.symbols)} symbols × {len(config.exchanges)} exchanges × "
         f"{config.days:g} days of 1-minute data → {brain.uri}"
     )
-    report.writes = write_market(brain, config, console)
-    console.print(_writes_table(report))
+    token = _api_token()
+    _start_ray()
+    with StageProgress(console) as ui, tempfile.TemporaryDirectory(prefix="huracan-demo-") as workdir:
+        chain = _Chain(brain, config, ui, report)
+        chain.ingest()
+        chain.train()
+        chain.allocate(workdir)
+        chain.serve_and_replay(token)
+    broadcast(notifiers or [ConsoleNotifier(console)], summary_alert(report))
+    if config.keep_serving:
+        _serve_forever(console, report)
+    else:
+        from ray import serve
+
+        serve.shutdown()
     return report
+
+
+def _serve_forever(console: Console, report: DemoReport) -> None:
+    console.print(
+        Alert(
+            "Hamilton is serving",
+            (
+                f"POST {report.serve_url}/v1/decide — token in $HURACAN_API_TOKEN or {token_file()}",
+                f'curl -s {report.serve_url}/v1/models -H "Authorization: Bearer $(cat {token_file()})"',
+                "Ctrl-C to stop.",
+            ),
+        ).as_text()
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass

@@ -61,6 +61,11 @@ class _TrialProgress(tune.Callback):
     def __init__(self, total: int, progress: Progress | None) -> None:
         self.total, self.done, self.progress = total, 0, progress
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles its run config into the experiment state; a live progress display (locks,
+        # terminals) cannot travel, and a restored run needs none.
+        return {**self.__dict__, "progress": None}
+
     def _tick(self) -> None:
         self.done += 1
         if self.progress:

@@ -1,0 +1,61 @@
+"""Start Hamilton on Ray Serve for the demo and replay each symbol's test window through it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from huracan_ray.brain import Brain
+from huracan_ray.hamilton.app import HamiltonArgs, build_app
+from huracan_ray.hamilton.client import HamiltonClient
+from huracan_ray.hamilton.replay import ReplayResult, replay_symbol
+
+__all__ = ["replay_all", "start_hamilton"]
+
+
+def start_hamilton(brain: Brain, port: int, token: str, *, host: str = "127.0.0.1", timeout_s: float = 120.0) -> str:
+    """Deploy Hamilton on the local Serve instance (token and credentials come from the environment)."""
+    from ray import serve
+
+    serve.start(http_options={"host": host, "port": port})
+    args = HamiltonArgs(brain_uri=brain.uri, record_trades=True, refresh_s=0, trade_flush_s=1.0)
+    serve.run(build_app(args), name="hamilton", route_prefix="/", blocking=False)
+    url = f"http://{host}:{port}"
+    client = HamiltonClient(url, token=token)
+    deadline = time.monotonic() + timeout_s
+    while not client.healthy():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Hamilton did not become healthy at {url} within {timeout_s:.0f} s")
+        time.sleep(0.5)
+    client.close()
+    return url
+
+
+def _wait_for_trades(brain: Brain, expected: int, timeout_s: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout_s
+    written = brain.count("trades")
+    while written < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        written = brain.count("trades")
+    return written
+
+
+def replay_all(
+    url: str,
+    token: str,
+    brain: Brain,
+    manifests: dict[str, dict[str, Any]],
+    bars: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict[str, ReplayResult], int]:
+    """Replay every symbol's last ``bars`` test bars; return the results and the trades in the Brain."""
+    results, offset = {}, 0
+    with HamiltonClient(url, token) as client:
+        for symbol, manifest in sorted(manifests.items()):
+            base = offset
+            tick = None if progress is None else (lambda k, b=base: progress(b + k))
+            results[symbol] = replay_symbol(client, brain, manifest, bars, progress=tick)
+            offset += results[symbol].bars
+    fills = sum(r.fills for r in results.values())
+    return results, _wait_for_trades(brain, fills)
