@@ -115,13 +115,16 @@ def token_file() -> Path:
     return Path(platformdirs.user_data_dir("huracan", appauthor=False)) / "api_token"
 
 
-def _start_ray() -> None:
+def _start_ray() -> bool:
+    """Start a local Ray unless one is running; return True when this call started it."""
     import ray
     from ray.data import DataContext
 
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
     DataContext.get_current().enable_progress_bars = False
+    return started
 
 
 class _Chain:
@@ -183,10 +186,13 @@ class _Chain:
         )
         self.ui.done(task)
 
-    def serve_and_replay(self, token: str) -> None:
+    def serve_and_replay(self, token: str, inherited_env: bool) -> None:
         from huracan_ray.demo_serve import replay_all, start_hamilton
 
-        url = self._timed("serve", lambda: start_hamilton(self.brain, self.config.serve_port, token))
+        url = self._timed(
+            "serve",
+            lambda: start_hamilton(self.brain, self.config.serve_port, token, token_via_runtime_env=not inherited_env),
+        )
         self.report.serve_url = url
         manifests = stages.approved_models(self.brain, sorted(self.report.outcome.engine.registered))
         task = self.ui.stage("Hamilton replay (Ray Serve, HTTP)", total=len(manifests) * self.config.replay_bars)
@@ -221,13 +227,13 @@ def run_demo(
         f"{config.days:g} days of 1-minute data → {brain.uri}"
     )
     token = _api_token()
-    _start_ray()
+    started_ray = _start_ray()
     with StageProgress(console) as ui, tempfile.TemporaryDirectory(prefix="huracan-demo-") as workdir:
         chain = _Chain(brain, config, ui, report)
         chain.ingest()
         chain.train()
         chain.allocate(workdir)
-        chain.serve_and_replay(token)
+        chain.serve_and_replay(token, inherited_env=started_ray)
     broadcast(notifiers or [ConsoleNotifier(console)], summary_alert(report))
     if config.keep_serving:
         _serve_forever(console, report)

@@ -14,12 +14,30 @@ from huracan_ray.hamilton.replay import ReplayResult, replay_symbol
 __all__ = ["replay_all", "start_hamilton"]
 
 
-def start_hamilton(brain: Brain, port: int, token: str, *, host: str = "127.0.0.1", timeout_s: float = 120.0) -> str:
-    """Deploy Hamilton on the local Serve instance (token and credentials come from the environment)."""
+def start_hamilton(
+    brain: Brain,
+    port: int,
+    token: str,
+    *,
+    host: str = "127.0.0.1",
+    timeout_s: float = 120.0,
+    token_via_runtime_env: bool = False,
+) -> str:
+    """Deploy Hamilton on the local Serve instance and wait until it answers.
+
+    The replica reads the token (and S3 credentials) from its environment, which it inherits when
+    this process started Ray after setting them. When Ray was already running without them, pass
+    ``token_via_runtime_env`` to hand the token to the replica's runtime env instead.
+    """
     from ray import serve
 
     serve.start(http_options={"host": host, "port": port})
-    args = HamiltonArgs(brain_uri=brain.uri, record_trades=True, refresh_s=0, trade_flush_s=1.0)
+    options: dict = {"num_cpus": 0.5}
+    if token_via_runtime_env:
+        options["runtime_env"] = {"env_vars": {"HURACAN_API_TOKEN": token}}
+    args = HamiltonArgs(
+        brain_uri=brain.uri, record_trades=True, refresh_s=0, trade_flush_s=1.0, ray_actor_options=options
+    )
     serve.run(build_app(args), name="hamilton", route_prefix="/", blocking=False)
     url = f"http://{host}:{port}"
     client = HamiltonClient(url, token=token)
