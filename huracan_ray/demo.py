@@ -120,6 +120,7 @@ def _start_ray() -> bool:
     import ray
     from ray.data import DataContext
 
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune banners under our progress display
     started = not ray.is_initialized()
     if started:
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)

@@ -81,8 +81,8 @@ class _TrialProgress(tune.Callback):
 def _params_sampler(seed: int) -> Callable[[Any], dict[str, Any]]:
     rng = np.random.default_rng(seed)
 
-    def sample(spec: Any) -> dict[str, Any]:
-        space = SEARCH_SPACES[spec.config.model_type]()
+    def sample(config: dict[str, Any]) -> dict[str, Any]:
+        space = SEARCH_SPACES[config["model_type"]]()
         return {k: (v.sample(random_state=rng) if isinstance(v, Domain) else v) for k, v in space.items()}
 
     return sample
