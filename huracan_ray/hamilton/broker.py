@@ -44,6 +44,12 @@ class BrokerConfig(FrozenConfig):
     slippage_bps: float = Field(2.0, ge=0.0, description="fill price moved against the trade, basis points")
     fee_bps: float = Field(4.0, ge=0.0, description="taker fee on notional, basis points")
     min_notional_usd: float = Field(10.0, ge=0.0, description="smaller changes are not traded (unless closing)")
+    rebalance_band: float = Field(
+        0.05,
+        ge=0.0,
+        description="exposure changes smaller than this share of equity are not traded, unless the "
+        "position opens, closes or flips: resizing every bar on a jittery sizing signal only pays fees",
+    )
     pnl_history: int = Field(1440, ge=1, description="per-symbol bar PnLs kept for the RL observation")
 
 
@@ -226,6 +232,14 @@ class PaperBroker:
         delta = order.target_exposure * equity / order.price - book.quantity
         closing = order.target_exposure == 0.0 and book.quantity != 0.0
         if abs(delta) * order.price < max(self.config.min_notional_usd, _EPS) and not closing:
+            return None
+        current = book.quantity * order.price / equity
+        resize_only = math.copysign(1.0, order.target_exposure) == math.copysign(1.0, current) and current != 0.0
+        if (
+            resize_only
+            and order.target_exposure != 0.0
+            and abs(order.target_exposure - current) < self.config.rebalance_band
+        ):
             return None
         return self._fill(order, book, delta, equity)
 

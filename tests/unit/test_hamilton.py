@@ -618,3 +618,14 @@ def test_serve_config_builds_the_app() -> None:
     assert isinstance(build_app(args), Application) and isinstance(build_app(application["args"]), Application)
     with pytest.raises(ValidationError):
         HamiltonArgs.model_validate({"api_token": "never in args"})
+
+
+def test_broker_ignores_small_resizes_but_trades_opens_flips_and_closes() -> None:
+    broker = PaperBroker(
+        BrokerConfig(initial_cash=10_000, slippage_bps=0, fee_bps=0, min_notional_usd=0, rebalance_band=0.05)
+    )
+    assert broker.execute(_order(0, 100.0, 0.50)) is not None  # open
+    assert broker.execute(_order(1, 100.0, 0.53)) is None  # +3% of equity: inside the band
+    assert broker.execute(_order(2, 100.0, 0.60)) is not None  # +10%: resized
+    assert broker.execute(_order(3, 100.0, -0.58)) is not None  # flip, however close in size
+    assert broker.execute(_order(4, 100.0, 0.0)) is not None  # close
