@@ -356,32 +356,53 @@ def direction_accuracy(predictions: np.ndarray, realised: np.ndarray) -> float:
     return float(np.mean(np.sign(pred[mask]) == np.sign(real[mask])))
 
 
+@numba.njit(cache=True)
+def _hold_kernel(p: np.ndarray, threshold: float, previous: float) -> np.ndarray:
+    out = np.empty_like(p)
+    held = previous
+    for t in range(p.shape[0]):
+        direction = 1.0 if p[t] > 0.0 else (-1.0 if p[t] < 0.0 else 0.0)
+        if abs(p[t]) > threshold:
+            held = direction
+        elif direction != held:
+            held = 0.0
+        out[t] = held
+    return out
+
+
 def signal_to_positions(
     pred: np.ndarray,
     *,
     threshold: float = 0.0,
     max_leverage: float = 1.0,
-    mode: Literal["sign", "scaled"] = "sign",
+    mode: Literal["sign", "scaled", "hold"] = "sign",
     scale: float = 1.0,
+    previous: float = 0.0,
 ) -> np.ndarray:
-    """Turn signed predictions into target positions, bar by bar (no look across bars).
+    """Turn signed predictions into target positions.
 
     ``sign``: ``±max_leverage`` where ``|pred| > threshold``, else flat. ``scaled``: exposure
     proportional to the prediction, ``max_leverage * clip(pred / scale, -1, 1)``, flat where
-    ``|pred| <= threshold``. ``scale`` should come from the training window (e.g. the std of
-    in-sample predictions). NaN predictions give flat positions. For a classifier's P(up), pass
-    ``p - 0.5``.
+    ``|pred| <= threshold``. ``hold`` (hysteresis): enter ``±max_leverage`` when ``|pred|`` crosses
+    the threshold, keep the position while the prediction keeps its sign, go flat when the sign
+    turns without crossing the threshold the other way; ``previous`` is the direction held before
+    the first bar (−1, 0, +1), so a live service continues exactly what the backtest did. ``sign``
+    and ``scaled`` look at one bar at a time; ``hold`` only at the past. ``scale`` should come from
+    the training window (e.g. the std of in-sample predictions). NaN predictions give flat
+    positions. For a classifier's P(up), pass ``p - 0.5``.
     """
     if threshold < 0 or max_leverage < 0 or scale <= 0:
         raise ValueError("threshold and max_leverage must be >= 0 and scale > 0")
     p = np.nan_to_num(np.asarray(pred, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    if mode == "hold":
+        return max_leverage * _hold_kernel(p, float(threshold), float(np.sign(previous)))
     active = np.abs(p) > threshold
     if mode == "sign":
         raw = np.sign(p)
     elif mode == "scaled":
         raw = np.clip(p / scale, -1.0, 1.0)
     else:
-        raise ValueError(f"mode must be 'sign' or 'scaled', got {mode!r}")
+        raise ValueError(f"mode must be 'sign', 'scaled' or 'hold', got {mode!r}")
     return np.where(active, max_leverage * raw, 0.0)
 
 
@@ -392,7 +413,7 @@ def evaluate_predictions(
     task: Literal["regression", "classification"] = "regression",
     threshold: float = 0.0,
     max_leverage: float = 1.0,
-    mode: Literal["sign", "scaled"] = "sign",
+    mode: Literal["sign", "scaled", "hold"] = "sign",
     scale: float = 1.0,
     fee_bps: float = 4.0,
     periods_per_year: float = 525_600,

@@ -100,7 +100,7 @@ def _tuner(
         "symbol": tune.grid_search(symbols),
         "model_type": tune.grid_search(list(config.model_types)),
         "params": tune.sample_from(_params_sampler(config.seed)),
-        "threshold_k": tune.uniform(0.0, 1.0),
+        "threshold_k": tune.uniform(0.5, 2.0),
         "seed": config.seed,
     }
     return tune.Tuner(

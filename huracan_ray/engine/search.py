@@ -8,7 +8,7 @@ from ray import tune
 
 from huracan_ray.config import FrozenConfig
 
-__all__ = ["SEARCH_SPACES", "EngineConfig", "param_space"]
+__all__ = ["SEARCH_SPACES", "EngineConfig"]
 
 
 class EngineConfig(FrozenConfig):
@@ -21,7 +21,7 @@ class EngineConfig(FrozenConfig):
     early_stop_fraction: float = 0.15  # tail of the train window used for early stopping, after a purge
     fee_bps: float = 4.0
     periods_per_year: float = 525_600  # 1-minute bars
-    signal_mode: Literal["sign", "scaled"] = "sign"
+    signal_mode: Literal["sign", "scaled", "hold"] = "hold"  # hysteresis: far fewer fee-paying flips
     max_leverage: float = 1.0
     seed: int = 0
     storage_path: str | None = None  # Tune results; a shared URI (s3://…) on a multi-node cluster
@@ -76,20 +76,3 @@ def _transformer() -> dict[str, Any]:
 
 
 SEARCH_SPACES = {"xgboost": _xgboost, "lstm": _lstm, "cnn": _cnn, "transformer": _transformer}
-
-
-def param_space(symbols: list[str], config: EngineConfig) -> list[dict[str, Any]]:
-    """Return one Tune param space per model type (each a grid over symbols with sampled params)."""
-    unknown = [m for m in config.model_types if m not in SEARCH_SPACES]
-    if unknown:
-        raise KeyError(f"no search space for model type(s) {unknown}; known: {sorted(SEARCH_SPACES)}")
-    return [
-        {
-            "symbol": tune.grid_search(list(symbols)),
-            "model_type": model_type,
-            "params": SEARCH_SPACES[model_type](),
-            "threshold_k": tune.uniform(0.0, 1.0),
-            "seed": config.seed,
-        }
-        for model_type in config.model_types
-    ]

@@ -79,7 +79,7 @@ class SignalSpec(_Manifest):
     """How a prediction becomes a base position (:func:`~huracan_ray.engine.backtest.signal_to_positions`)."""
 
     threshold: float = Field(0.0, ge=0.0)
-    mode: Literal["sign", "scaled"] = "sign"
+    mode: Literal["sign", "scaled", "hold"] = "sign"
     scale: float = Field(1.0, gt=0.0)
     max_leverage: float = Field(1.0, ge=0.0)
 

@@ -281,7 +281,8 @@ def decide(bundle: ServingBundle, bars: Bars, account: AccountSnapshot, limits: 
     prediction = predict_last(entry, bars, bundle.symbol)
     score = float(engine_signal.signed_prediction(np.array([prediction]), entry.model.task)[0])
     signal = entry.manifest.signal
-    base = float(signal_to_positions(np.array([score]), **signal.model_dump())[0])
+    held = float(np.sign(account.position))  # "hold" mode continues the direction the account holds
+    base = float(signal_to_positions(np.array([score]), previous=held, **signal.model_dump())[0])
     conf = confidence(score, signal)
     fraction, leverage = _size(bundle, score, conf, market, account)
     raw = base * fraction * leverage

@@ -286,3 +286,15 @@ def test_metrics_always_finite(seed: int) -> None:
     ret = rng.normal(0.0, rng.choice([0.0, 1e-9, 0.01, 0.5]), n)
     fee_bps = float(rng.choice([0.0, 4.0, 1_000.0]))
     _assert_finite(run_backtest(pos, ret, fee_bps=fee_bps, predictions=ret).metrics)
+
+
+def test_hold_mode_enters_on_the_threshold_and_holds_until_the_sign_turns() -> None:
+    pred = np.array([0.1, 0.6, 0.2, 0.05, -0.1, -0.7, -0.3, 0.0, 0.8])
+    got = signal_to_positions(pred, threshold=0.5, mode="hold", max_leverage=2.0)
+    assert got.tolist() == [0.0, 2.0, 2.0, 2.0, 0.0, -2.0, -2.0, 0.0, 2.0]
+    # A live service continues from the direction it holds: bar by bar equals the whole series.
+    held, live = 0.0, []
+    for p in pred:
+        held = float(signal_to_positions(np.array([p]), threshold=0.5, mode="hold", previous=held)[0])
+        live.append(2.0 * held)
+    assert live == got.tolist()
