@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from huracan_ray.brain import Brain
 from huracan_ray.config import FrozenConfig
-from huracan_ray.mechanic.features import compute_features
+from huracan_ray.mechanic.features import FEATURES, available_features, compute_features
 from huracan_ray.mechanic.frame import MarketFrame, build_frame
 from huracan_ray.mechanic.labels import forward_log_return, next_bar_return
 from huracan_ray.mechanic.regime import RegimeThresholds
@@ -32,7 +32,8 @@ class MechanicConfig(FrozenConfig):
     validation: float = 0.15
     embargo: int = 0
     regime_window: int = 240
-    features: tuple[str, ...] | None = None
+    features: tuple[str, ...] | None = None  # None: every registered feature up to max_lookback
+    max_lookback: int = 720  # bars; longer features cost training rows and make every serving request longer
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class SymbolDataset:
     scaler: ZScoreScaler
     regimes: RegimeThresholds
     table_versions: dict[str, int | None]
+    skipped_features: tuple[str, ...] = ()  # asked-for features whose inputs the frame lacks (not computed)
 
     def window(self, name: str) -> range:
         """Return the row range of ``"train"``, ``"validation"`` or ``"test"``."""
@@ -73,6 +75,7 @@ def load_frame(
         return brain.read(table, symbol=symbol, version=versions.get(table), **filters)
 
     candles = read("candles", exchange=config.exchange)
+    funding = read("funding_rates")
     candles = candles.filter(pa.compute.equal(candles.column("timeframe"), config.timeframe))
     if candles.num_rows == 0:
         raise ValueError(f"no {config.timeframe} candles for {symbol} on {config.exchange} in the Brain")
@@ -80,21 +83,40 @@ def load_frame(
         symbol,
         config.exchange,
         candles,
-        funding=read("funding_rates", exchange=config.exchange),
+        funding=_venue(funding, config.exchange),
         open_interest=read("open_interest", exchange=config.exchange),
         liquidations=brain.read("liquidations", symbol=symbol, version=versions.get("liquidations")),
         sentiment=read("sentiment_scores"),
+        other_funding=_other_venues(funding, config.exchange),
     )
+
+
+def _venue(table: pa.Table, exchange: str) -> pa.Table:
+    return table.filter(pa.compute.equal(table.column("exchange"), exchange))
+
+
+def _other_venues(table: pa.Table, exchange: str) -> list[pa.Table]:
+    """Return ``table`` split per exchange other than ``exchange`` (in name order)."""
+    others = sorted(set(table.column("exchange").to_pylist()) - {exchange})
+    return [_venue(table, name) for name in others]
 
 
 def prepare_dataset(
     brain: Brain, symbol: str, config: MechanicConfig | None = None, versions: dict[str, int | None] | None = None
 ) -> SymbolDataset:
-    """Build ``symbol``'s dataset: causal features, label, forward split with purge, train-only scaling."""
+    """Build ``symbol``'s dataset: causal features, label, forward split with purge, train-only scaling.
+
+    Features whose inputs are absent (no column, or NaN on every row: e.g. ``funding_spread`` with one
+    venue) are left out and listed in ``skipped_features`` rather than emptying the dataset.
+    """
     config = config or MechanicConfig()
     versions = versions or brain.versions(list(INPUT_TABLES))
     frame = load_frame(brain, symbol, config, versions)
-    raw, names = compute_features(frame, config.features)
+    wanted = config.features or tuple(n for n, f in FEATURES.items() if f.lookback <= config.max_lookback)
+    names, skipped = available_features(frame, wanted)
+    if not names:
+        raise ValueError(f"{symbol}: no feature has its inputs in the Brain (skipped {skipped})")
+    raw, names = compute_features(frame, names)
     y = forward_log_return(frame["close"], config.horizon)
     nxt = next_bar_return(frame["close"])
     usable = np.isfinite(raw).all(axis=1) & np.isfinite(y)
@@ -113,7 +135,7 @@ def prepare_dataset(
         symbol=symbol,
         feature_names=tuple(names),
         timestamps_us=frame.timestamp_us[rows],
-        X=scaler.transform(raw),
+        X=np.ascontiguousarray(scaler.transform(raw)),  # row-major for the models
         y=y,
         next_returns=np.nan_to_num(nxt),
         close=close,
@@ -122,4 +144,5 @@ def prepare_dataset(
         scaler=scaler,
         regimes=regimes,
         table_versions=dict(versions),
+        skipped_features=tuple(skipped),
     )

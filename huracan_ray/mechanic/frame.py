@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["MarketFrame", "asof_join", "bucket_liquidations", "build_frame"]
+__all__ = ["MarketFrame", "asof_join", "bucket_liquidations", "build_frame", "venue_mean"]
 
 _MINUTE_US = 60_000_000
 
@@ -74,6 +74,22 @@ def bucket_liquidations(clock_us: np.ndarray, liquidations: pa.Table) -> dict[st
     return out
 
 
+def venue_mean(clock_us: np.ndarray, tables: list[pa.Table], column: str) -> np.ndarray:
+    """Return the mean over venues of each table's ``column`` as-of joined on the clock (NaN-skipping)."""
+    joined = [
+        asof_join(clock_us, _us(t.column("timestamp")), t.column(column).to_numpy(zero_copy_only=False))
+        for t in tables
+        if t is not None and t.num_rows
+    ]
+    if not joined:
+        return np.full(len(clock_us), np.nan)
+    stack = np.vstack(joined)
+    known = np.isfinite(stack)
+    count = known.sum(axis=0)
+    total = np.where(known, stack, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def _candle_columns(candles: pa.Table) -> dict[str, np.ndarray]:
     return {
         c: candles.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -90,11 +106,14 @@ def build_frame(
     open_interest: pa.Table | None = None,
     liquidations: pa.Table | None = None,
     sentiment: pa.Table | None = None,
+    other_funding: list[pa.Table] | None = None,
 ) -> MarketFrame:
     """Return the aligned frame of ``symbol`` on ``exchange``'s candle clock.
 
     Each table is filtered to the symbol (and exchange where it has one) by the caller or here;
     the candles must be one series (one exchange, one timeframe); they are sorted by time.
+    ``other_funding`` holds other venues' funding for the same symbol, one table per venue: each is
+    as-of joined like ``funding`` and ``funding_rate_others`` is their mean (NaN where none is known yet).
     """
     candles = candles.sort_by("timestamp")
     clock = _us(candles.column("timestamp"))
@@ -112,6 +131,7 @@ def build_frame(
             )
         else:
             cols[name] = np.full(len(clock), np.nan)
+    cols["funding_rate_others"] = venue_mean(floor, other_funding or [], "funding_rate")
     empty = pa.table(
         {
             "timestamp": pa.array([], pa.timestamp("us", tz="UTC")),

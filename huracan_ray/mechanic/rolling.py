@@ -1,49 +1,215 @@
-"""Causal rolling kernels: the value at ``t`` uses ``x[t - window + 1 .. t]`` only (NaN until full)."""
+"""Causal rolling kernels: the value at ``t`` uses ``x[t - window + 1 .. t]`` only (NaN until full).
+
+The kernels are numba-compiled single passes that follow pandas' algorithms (Kahan-compensated sums,
+Welford add/remove variance, pandas' ``ewm(adjust=False)`` recursion), so they equal
+``pandas.Series.rolling(window)`` / ``.ewm`` to ~1e-9 relative. A window holding a NaN yields NaN
+(pandas' default ``min_periods=window``).
+"""
 
 from __future__ import annotations
 
+import math
+
+import numba
 import numpy as np
 
-__all__ = ["lag_diff", "rolling_mean", "rolling_std", "rolling_sum"]
+__all__ = [
+    "ewm_mean",
+    "ewm_span_lookback",
+    "lag_diff",
+    "rolling_max",
+    "rolling_mean",
+    "rolling_min",
+    "rolling_slope",
+    "rolling_std",
+    "rolling_sum",
+    "rolling_zscore",
+]
+
+
+_SUM, _MEAN, _STD, _ZSCORE, _MAX, _MIN, _SLOPE = range(7)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _start(mode: int) -> float:
+    """Return the neutral first accumulator of ``mode`` (a count for the moment modes)."""
+    if mode == _MAX:
+        return -np.inf
+    return np.inf if mode == _MIN else 0.0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _accumulate(mode: int, a0: float, a1: float, a2: float, v: float, c: float, pos: int) -> tuple:
+    """Add the finite value ``v`` (at ``pos`` in its block) to the accumulators (count or extreme, sum, 2nd sum)."""
+    if mode == _MAX:
+        return max(a0, v), a1, a2
+    if mode == _MIN:
+        return min(a0, v), a1, a2
+    d = v - c
+    return a0 + 1.0, a1 + d, a2 + (pos * d if mode == _SLOPE else d * d)
+
+
+@numba.njit(cache=True, nogil=True)
+def _suffix(x: np.ndarray, lo: int, hi: int, c: float, mode: int, buf: np.ndarray, bad: np.ndarray) -> None:
+    """Fill ``buf[:, k]`` with the accumulators of ``x[lo + k : hi]`` (the tail of one block), shifted by ``c``."""
+    a0, a1, a2, nb = _start(mode), 0.0, 0.0, 0
+    for i in range(hi - 1, lo - 1, -1):
+        if np.isnan(x[i]):
+            nb += 1
+        else:
+            a0, a1, a2 = _accumulate(mode, a0, a1, a2, x[i], c, i - lo)
+        buf[0, i - lo], buf[1, i - lo], buf[2, i - lo], bad[i - lo] = a0, a1, a2, nb
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _combine(mode: int, a0: float, a1: float, a2: float, buf: np.ndarray, k: int, w: int, delta: float) -> tuple:
+    """Merge a block prefix with the previous block's suffix ``buf[:, k]`` (their shifts ``delta`` apart)."""
+    if mode == _MAX:
+        return max(a0, buf[0, k]), a1, a2
+    if mode == _MIN:
+        return min(a0, buf[0, k]), a1, a2
+    m, s1, s2 = buf[0, k], buf[1, k], buf[2, k]
+    if mode == _SLOPE:  # suffix positions were relative to the previous block start, w rows earlier
+        positions = (k + w - 1) * (w - k) / 2.0
+        return a0 + m, a1 + s1 + m * delta, a2 + s2 + delta * positions - w * s1 - w * m * delta
+    return a0 + m, a1 + s1 + m * delta, a2 + s2 + 2.0 * delta * s1 + m * delta * delta
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _finish(mode: int, v: float, c: float, t0: float, s1: float, s2: float, window: int, centre: float) -> float:
+    """Return the output of ``mode`` for one row from the window's accumulators."""
+    if mode in (_MAX, _MIN):
+        return t0
+    if mode in (_SUM, _MEAN):
+        total = s1 + t0 * c
+        return total if mode == _SUM else total / window
+    if mode == _SLOPE:
+        return (s2 - centre * s1) / (window * (window * window - 1) / 12.0)
+    sd = math.sqrt(max(s2 - s1 * s1 / window, 0.0) / max(window - 1, 1))
+    return sd if mode == _STD else (v - c - s1 / window) / (sd + 1e-12)
+
+
+@numba.njit(cache=True, nogil=True)
+def _rolling(x: np.ndarray, window: int, mode: int) -> np.ndarray:
+    """Evaluate a trailing-window statistic with block prefix/suffix accumulators (van Herk / Gil-Werman).
+
+    Rows are cut into blocks of ``window``; a window is the suffix of the previous block plus a prefix
+    of the current one, each accumulated afresh (no subtraction: exact zeros stay zero, no drift over
+    long series). Moments are shifted by the block's first value; a window holding a NaN yields NaN.
+    """
+    n, w = x.size, window
+    out = np.full(n, np.nan)
+    buf, bad = np.zeros((3, w)), np.zeros(w, dtype=np.int64)
+    c_prev = 0.0
+    for lo in range(0, n, w):
+        c = x[lo] if mode in (_STD, _ZSCORE, _SLOPE) and not np.isnan(x[lo]) else c_prev
+        a0, a1, a2, pb = _start(mode), 0.0, 0.0, 0
+        for i in range(lo, min(lo + w, n)):
+            if np.isnan(x[i]):
+                pb += 1
+            else:
+                a0, a1, a2 = _accumulate(mode, a0, a1, a2, x[i], c, i - lo)
+            j = i - w + 1
+            if j < 0:
+                continue
+            t0, t1, t2, nbad = a0, a1, a2, pb
+            if j > lo - w and j != lo:
+                t0, t1, t2 = _combine(mode, a0, a1, a2, buf, j - lo + w, w, c_prev - c)
+                nbad = pb + bad[j - lo + w]
+            if nbad == 0:
+                out[i] = _finish(mode, x[i], c, t0, t1, t2, w, i - (w - 1) / 2.0 - lo)
+        _suffix(x, lo, min(lo + w, n), c, mode, buf, bad)
+        c_prev = c
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _ewm_mean(x: np.ndarray, alpha: float, min_periods: int) -> np.ndarray:
+    """pandas' ``ewm(alpha=alpha, adjust=False).mean()`` recursion (NaN gaps decay the old weight)."""
+    n = x.size
+    out = np.full(n, np.nan)
+    weighted, old_wt, nobs, beta = np.nan, 1.0, 0, 1.0 - alpha
+    for i in range(n):
+        cur = x[i]
+        obs = not np.isnan(cur)
+        nobs += obs
+        if not np.isnan(weighted):
+            if obs and old_wt == 1.0:  # no gap: old_wt + alpha == 1, skip the division
+                if weighted != cur:
+                    weighted = beta * weighted + alpha * cur
+            else:
+                old_wt *= beta
+                if obs:
+                    if weighted != cur:
+                        weighted = (old_wt * weighted + alpha * cur) / (old_wt + alpha)
+                    old_wt = 1.0
+        elif obs:
+            weighted = cur
+        if nobs >= min_periods:
+            out[i] = weighted
+    return out
+
+
+def _f64(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.float64)
 
 
 def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
     """Return the trailing sum over ``window`` rows; NaN where the window is not full or holds a NaN."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.full(len(x), np.nan)
-    if window > len(x):
-        return out
-    bad = np.isnan(x)
-    clean = np.where(bad, 0.0, x)
-    csum = np.concatenate(([0.0], np.cumsum(clean)))
-    cbad = np.concatenate(([0], np.cumsum(bad)))
-    sums = csum[window:] - csum[:-window]
-    nbad = cbad[window:] - cbad[:-window]
-    out[window - 1 :] = np.where(nbad > 0, np.nan, sums)
-    return out
+    return _rolling(_f64(x), int(window), _SUM)
 
 
 def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
     """Return the trailing mean over ``window`` rows."""
-    return rolling_sum(x, window) / window
+    return _rolling(_f64(x), int(window), _MEAN)
 
 
 def rolling_std(x: np.ndarray, window: int) -> np.ndarray:
-    """Return the trailing sample standard deviation over ``window`` rows (shifted sums for precision)."""
-    x = np.asarray(x, dtype=np.float64)
-    finite = x[np.isfinite(x)]
-    shift = float(finite.mean()) if finite.size else 0.0
-    centred = x - shift
-    mean = rolling_mean(centred, window)
-    sq = rolling_mean(centred * centred, window)
-    var = np.maximum(sq - mean * mean, 0.0) * window / max(window - 1, 1)
-    return np.sqrt(var)
+    """Return the trailing sample standard deviation (ddof=1) over ``window`` rows."""
+    return _rolling(_f64(x), int(window), _STD)
+
+
+def rolling_zscore(x: np.ndarray, window: int) -> np.ndarray:
+    """Return ``(x[t] - mean) / (std + 1e-12)`` over the trailing ``window`` rows, in one pass."""
+    return _rolling(_f64(x), int(window), _ZSCORE)
+
+
+def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
+    """Return the trailing maximum over ``window`` rows."""
+    return _rolling(_f64(x), int(window), _MAX)
+
+
+def rolling_min(x: np.ndarray, window: int) -> np.ndarray:
+    """Return the trailing minimum over ``window`` rows."""
+    return _rolling(_f64(x), int(window), _MIN)
+
+
+def rolling_slope(x: np.ndarray, window: int) -> np.ndarray:
+    """Return the least-squares slope per row of the trailing ``window`` values (NaN propagates)."""
+    return _rolling(_f64(x), int(window), _SLOPE)
+
+
+def ewm_mean(x: np.ndarray, span: float, min_periods: int | None = None) -> np.ndarray:
+    """Return ``pandas.Series(x).ewm(span=span, adjust=False, min_periods=...).mean()``."""
+    alpha = 2.0 / (span + 1.0)
+    return _ewm_mean(_f64(x), alpha, int(span if min_periods is None else min_periods))
+
+
+def ewm_span_lookback(span: float, tolerance: float = 1e-9) -> int:
+    """Return the rows after which an EMA's remaining weight on older rows is below ``tolerance``."""
+    return math.ceil(math.log(tolerance) / math.log(1.0 - 2.0 / (span + 1.0)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _lag_diff(x: np.ndarray, k: int) -> np.ndarray:
+    out = np.empty(x.size)
+    for i in range(min(k, x.size)):
+        out[i] = np.nan
+    for i in range(k, x.size):
+        out[i] = x[i] - x[i - k]
+    return out
 
 
 def lag_diff(x: np.ndarray, k: int) -> np.ndarray:
     """Return ``x[t] - x[t - k]`` (NaN for the first ``k`` rows)."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.full(len(x), np.nan)
-    if k < len(x):
-        out[k:] = x[k:] - x[:-k]
-    return out
+    return _lag_diff(_f64(x), int(k))

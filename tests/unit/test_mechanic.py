@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from huracan_ray.brain import Brain
@@ -17,12 +19,16 @@ from huracan_ray.mechanic.scaling import ZScoreScaler
 from huracan_ray.mechanic.split import forward_split, walk_forward
 from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
 
-SYMBOL, EXCHANGE = "BTC/USDT:USDT", "binance"
+SYMBOL, EXCHANGE, OTHER = "BTC/USDT:USDT", "binance", "bybit"
 
 
 @pytest.fixture(scope="module")
 def market() -> SyntheticMarket:
-    return SyntheticMarket(SyntheticMarketConfig(days=2, symbols=(SYMBOL,), exchanges=(EXCHANGE,)))
+    return SyntheticMarket(SyntheticMarketConfig(days=2, symbols=(SYMBOL,), exchanges=(EXCHANGE, OTHER)))
+
+
+def _on(table: pa.Table, exchange: str) -> pa.Table:
+    return table.filter(pc.equal(table.column("exchange"), exchange))
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +37,12 @@ def frame(market: SyntheticMarket) -> MarketFrame:
     return build_frame(
         SYMBOL,
         EXCHANGE,
-        t["candles"],
-        funding=t["funding_rates"],
-        open_interest=t["open_interest"],
-        liquidations=t["liquidations"],
+        _on(t["candles"], EXCHANGE),
+        funding=_on(t["funding_rates"], EXCHANGE),
+        open_interest=_on(t["open_interest"], EXCHANGE),
+        liquidations=_on(t["liquidations"], EXCHANGE),
         sentiment=t["sentiment_scores"],
+        other_funding=[_on(t["funding_rates"], OTHER)],
     )
 
 
@@ -133,7 +140,8 @@ def test_prepared_dataset_is_scaled_on_train_and_split_forward(tmp_brain_uri: st
     assert np.all(np.diff(ds.timestamps_us) > 0)
     assert ds.table_versions["candles"] == brain.version("candles")
     assert set(np.unique(ds.regime)) <= {0, 1, 2, 3}
-    X, names = compute_features(load := build_frame(SYMBOL, EXCHANGE, market.candles()), ["ret_1"])
+    assert "funding_spread" in ds.feature_names and ds.skipped_features == ()
+    X, names = compute_features(load := build_frame(SYMBOL, EXCHANGE, _on(market.candles(), EXCHANGE)), ["ret_1"])
     assert names == ["ret_1"] and X.shape == (len(load), 1)
 
 

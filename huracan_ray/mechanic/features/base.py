@@ -1,0 +1,113 @@
+"""The feature registry: every feature declares its lookback and inputs and is causal by construction.
+
+A feature is a pure function of a :class:`~huracan_ray.mechanic.frame.MarketFrame`; its value at
+row ``t`` uses rows ``<= t`` only (a contract test alters the future and checks). Features are
+vectorised over the whole frame. While :func:`compute_features` runs, intermediate series shared
+by several features (log close, 1-bar returns, traded USD, ...) are computed once (:func:`shared`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import numpy as np
+
+from huracan_ray.mechanic.frame import MarketFrame
+
+__all__ = [
+    "EPS",
+    "FEATURES",
+    "Feature",
+    "available_features",
+    "compute_features",
+    "max_lookback",
+    "register_feature",
+    "shared",
+]
+
+EPS = 1e-12
+
+_CACHE: ContextVar[dict[tuple[int, str], np.ndarray] | None] = ContextVar("feature_cache", default=None)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A named causal feature: ``fn(frame) -> values``, using at most ``lookback`` past rows."""
+
+    name: str
+    lookback: int
+    inputs: tuple[str, ...]
+    fn: Callable[[MarketFrame], np.ndarray]
+    group: str = "price"
+
+
+FEATURES: dict[str, Feature] = {}
+
+
+def register_feature(feature: Feature) -> Feature:
+    """Add ``feature`` to the registry; a duplicate name raises."""
+    if feature.name in FEATURES:
+        raise ValueError(f"feature {feature.name!r} is already registered")
+    FEATURES[feature.name] = feature
+    return feature
+
+
+def shared(frame: MarketFrame, key: str, fn: Callable[[MarketFrame], np.ndarray]) -> np.ndarray:
+    """Return ``fn(frame)``, computed once per frame while :func:`compute_features` runs (read-only)."""
+    cache = _CACHE.get()
+    if cache is None:
+        return fn(frame)
+    slot = (id(frame), key)
+    if slot not in cache:
+        value = fn(frame)
+        value.flags.writeable = False
+        cache[slot] = value
+    return cache[slot]
+
+
+def max_lookback(names: Iterable[str] | None = None) -> int:
+    """Return the longest lookback among ``names`` (all features when None)."""
+    return max(FEATURES[n].lookback for n in (list(names) if names else FEATURES))
+
+
+def _has_input(frame: MarketFrame, column: str) -> bool:
+    return column in frame.columns and bool(np.isfinite(frame[column]).any())
+
+
+def available_features(frame: MarketFrame, names: Iterable[str] | None = None) -> tuple[list[str], list[str]]:
+    """Split ``names`` (all when None) into those whose inputs the frame holds and those it lacks.
+
+    An input is absent when the frame has no such column or the column is NaN on every row.
+    """
+    kept, skipped = [], []
+    for name in list(names) if names else list(FEATURES):
+        ok = all(_has_input(frame, c) for c in FEATURES[name].inputs)
+        (kept if ok else skipped).append(name)
+    return kept, skipped
+
+
+def _values(frame: MarketFrame, feature: Feature) -> np.ndarray:
+    if any(c not in frame.columns for c in feature.inputs):
+        return np.full(len(frame), np.nan)  # a missing input column: undefined, not an error
+    return feature.fn(frame)
+
+
+def compute_features(frame: MarketFrame, names: Iterable[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Return the (rows × features) float64 matrix of ``names`` (all registered when None) and the names.
+
+    A feature whose input column the frame lacks is NaN throughout (see :func:`available_features`).
+    """
+    selected = list(names) if names else list(FEATURES)
+    unknown = [n for n in selected if n not in FEATURES]
+    if unknown:
+        raise KeyError(f"unknown feature(s) {unknown}; known: {sorted(FEATURES)}")
+    matrix = np.empty((len(frame), len(selected)), dtype=np.float64, order="F")  # columns contiguous
+    token = _CACHE.set({})
+    try:
+        for j, name in enumerate(selected):
+            matrix[:, j] = _values(frame, FEATURES[name])
+    finally:
+        _CACHE.reset(token)
+    return matrix, selected

@@ -1,0 +1,123 @@
+"""Liquidation features (spec §1, §6): density, momentum, imbalance, cascades, delta, ratio, aftermath."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from huracan_ray.mechanic.features import fused
+from huracan_ray.mechanic.features.base import Feature, register_feature, shared
+from huracan_ray.mechanic.features.price import log_close, traded_usd
+from huracan_ray.mechanic.frame import MarketFrame
+from huracan_ray.mechanic.rolling import rolling_sum
+
+__all__ = [
+    "CASCADE_MIN_EVENTS",
+    "CASCADE_WINDOW",
+    "LARGE_LIQ_MULTIPLE",
+    "LARGE_LIQ_WINDOW",
+    "POST_LIQ_BARS",
+    "cascade_indicator",
+    "large_liquidation",
+    "liq_total",
+    "window_sum",
+]
+
+CASCADE_WINDOW = 5  # bars: a cascade is many liquidations within this trailing window ...
+CASCADE_MIN_EVENTS = 3  # ... at least this many
+POST_LIQ_BARS = 5  # the price move measured after a large liquidation bar
+LARGE_LIQ_WINDOW = 60  # a bar's liquidations are "large" against the trailing mean over this window ...
+LARGE_LIQ_MULTIPLE = 3.0  # ... at this multiple
+_LIQ = ("liq_long_usd", "liq_short_usd")
+_LIQ_VOL = (*_LIQ, "volume", "close")
+
+
+def liq_total(frame: MarketFrame) -> np.ndarray:
+    """Return the bar's liquidated USD, long plus short (shared)."""
+    return shared(frame, "liq_total", lambda f: np.asarray(f["liq_long_usd"] + f["liq_short_usd"], dtype=np.float64))
+
+
+def _side(frame: MarketFrame, side: str) -> np.ndarray:
+    if side == "total":
+        return liq_total(frame)
+    if side == "traded":
+        return traded_usd(frame)
+    return np.asarray(frame[f"liq_{side}_usd"], dtype=np.float64)
+
+
+def window_sum(frame: MarketFrame, side: str, w: int) -> np.ndarray:
+    """Return the trailing ``w``-bar sum of ``side`` ("long", "short", "total" liquidated or "traded" USD), shared."""
+    return shared(frame, f"window_sum:{side}:{w}", lambda f: rolling_sum(_side(f, side), w))
+
+
+def cascade_indicator(
+    frame: MarketFrame, window: int = CASCADE_WINDOW, min_events: int = CASCADE_MIN_EVENTS
+) -> np.ndarray:
+    """Return 1.0 where the trailing ``window`` bars hold at least ``min_events`` liquidations, else 0."""
+    return fused.at_least(rolling_sum(frame["liq_count"], window), float(min_events))
+
+
+def large_liquidation(
+    frame: MarketFrame, window: int = LARGE_LIQ_WINDOW, multiple: float = LARGE_LIQ_MULTIPLE
+) -> np.ndarray:
+    """Return True on bars whose liquidated USD is positive and >= ``multiple`` × its trailing ``window`` mean."""
+    liq = liq_total(frame)
+    return (liq > 0) & (liq >= multiple / window * window_sum(frame, "total", window))
+
+
+def _density(w: int) -> Callable[[MarketFrame], np.ndarray]:
+    return lambda f: fused.ratio(window_sum(f, "total", w), window_sum(f, "traded", w))
+
+
+def _imbalance(w: int) -> Callable[[MarketFrame], np.ndarray]:
+    return lambda f: fused.imbalance(window_sum(f, "long", w), window_sum(f, "short", w))
+
+
+def _momentum(w: int) -> Callable[[MarketFrame], np.ndarray]:
+    """log1p of the liquidated USD over the trailing ``w`` bars."""
+    return lambda f: np.log1p(window_sum(f, "total", w))
+
+
+def _delta(w: int) -> Callable[[MarketFrame], np.ndarray]:
+    """Rolling long minus short liquidated USD over the rolling traded USD (directional pressure)."""
+
+    return lambda f: fused.net_over(window_sum(f, "long", w), window_sum(f, "short", w), window_sum(f, "traded", w))
+
+
+def _ratio(w: int) -> Callable[[MarketFrame], np.ndarray]:
+    """log((long + 1) / (short + 1)) over ``w`` bars: > 0 long-squeeze risk, < 0 short-squeeze risk."""
+    return lambda f: fused.log1p_diff(window_sum(f, "long", w), window_sum(f, "short", w))
+
+
+def _post_liquidation_momentum(f: MarketFrame) -> np.ndarray:
+    """At ``t``: log close[t] - log close[t - 5] if bar t - 5 had a large liquidation, else 0."""
+    w = LARGE_LIQ_WINDOW
+    return fused.post_event_move(
+        log_close(f), liq_total(f), window_sum(f, "total", w), POST_LIQ_BARS, w, LARGE_LIQ_MULTIPLE
+    )
+
+
+def _cascade(f: MarketFrame) -> np.ndarray:
+    out = cascade_indicator(f)
+    out[: CASCADE_WINDOW - 1] = np.nan
+    return out
+
+
+for _w in (15, 60):
+    register_feature(Feature(f"liq_density_{_w}", _w, _LIQ_VOL, _density(_w), "liquidations"))
+    register_feature(Feature(f"liquidation_momentum_{_w}", _w, _LIQ, _momentum(_w), "liquidations"))
+register_feature(Feature("liq_imbalance_60", 60, _LIQ, _imbalance(60), "liquidations"))
+register_feature(Feature("liquidation_imbalance", 60, _LIQ, _imbalance(60), "liquidations"))
+register_feature(Feature("cascade_indicator", CASCADE_WINDOW, ("liq_count",), _cascade, "liquidations"))
+register_feature(Feature("liq_delta_60", 60, _LIQ_VOL, _delta(60), "liquidations"))
+register_feature(Feature("liq_ratio_log_60", 60, _LIQ, _ratio(60), "liquidations"))
+register_feature(
+    Feature(
+        f"post_liq_momentum_{POST_LIQ_BARS}",
+        POST_LIQ_BARS + LARGE_LIQ_WINDOW,
+        ("close", *_LIQ),
+        _post_liquidation_momentum,
+        "liquidations",
+    )
+)

@@ -1,0 +1,62 @@
+"""Training sample weights and regime labels from liquidations (spec §1: volatility-aware training).
+
+:func:`liquidation_sample_weights` up-weights bars in high-liquidation-density periods;
+:func:`cascade_regime` labels every bar "normal" (0) or "cascade" (1) from the past only, so the
+Engine can train one model variant per regime and Hamilton can tell which to serve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from huracan_ray.mechanic.features.liquidations import CASCADE_MIN_EVENTS, CASCADE_WINDOW, cascade_indicator
+from huracan_ray.mechanic.frame import MarketFrame
+from huracan_ray.mechanic.rolling import rolling_max, rolling_sum
+
+__all__ = ["CASCADE", "NORMAL", "cascade_regime", "liquidation_density", "liquidation_sample_weights"]
+
+NORMAL, CASCADE = 0, 1
+
+
+def liquidation_density(frame: MarketFrame, window: int = 60) -> np.ndarray:
+    """Return liquidated USD over traded USD in the trailing ``window`` bars (0 before the window fills)."""
+    liq = rolling_sum(frame["liq_long_usd"] + frame["liq_short_usd"], window)
+    traded = rolling_sum(frame["volume"] * frame["close"], window)
+    return np.nan_to_num(liq / (traded + 1e-12), nan=0.0, posinf=0.0)
+
+
+def liquidation_sample_weights(
+    frame: MarketFrame,
+    window: int = 60,
+    strength: float = 1.0,
+    cap: float = 10.0,
+    rows: np.ndarray | slice | None = None,
+) -> np.ndarray:
+    """Return per-bar training weights ``1 + strength * density / mean density``, capped, normalised to mean 1.
+
+    ``density`` is :func:`liquidation_density` (causal). The mean density and the normalisation are
+    taken over ``rows`` (the training rows; all when None) and the weights of ``rows`` are returned,
+    so no statistic reaches outside the window the weights are used on.
+    """
+    density = liquidation_density(frame, window)
+    if rows is not None:
+        density = density[rows]
+    scale = float(density.mean()) if density.size else 0.0
+    raw = 1.0 + strength * density / scale if scale > 0 else np.ones_like(density)
+    weights = np.minimum(raw, cap)
+    return weights / weights.mean() if weights.size else weights
+
+
+def cascade_regime(
+    frame: MarketFrame,
+    window: int = CASCADE_WINDOW,
+    min_events: int = CASCADE_MIN_EVENTS,
+    hold: int = 30,
+) -> np.ndarray:
+    """Return int8 regime ids: 1 where a cascade (``min_events`` liquidations in ``window`` bars) was seen in
+    the last ``hold`` bars, else 0. Uses bars ``<= t`` only.
+    """
+    flag = np.nan_to_num(cascade_indicator(frame, window, min_events))
+    recent = rolling_max(flag, hold) if hold > 1 else flag
+    recent[: hold - 1] = np.maximum.accumulate(flag[: hold - 1]) if hold > 1 else recent[: hold - 1]
+    return (np.nan_to_num(recent) > 0).astype(np.int8)
