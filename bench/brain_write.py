@@ -63,9 +63,7 @@ def main() -> None:
     rows = 200_000 if args.quick else args.rows
     runs = 3
     data = candles(rows)
-    print(
-        f"rows={data.num_rows:,} ({data.num_rows // 1440 // 4} days of 1m candles × 4 symbols), best of {runs}"
-    )
+    print(f"rows={data.num_rows:,} ({data.num_rows // 1440 // 4} days of 1m candles × 4 symbols), best of {runs}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         peer = best_of(runs, lambda i: pq.write_table(data, root / f"peer{i}.parquet"))
@@ -75,9 +73,7 @@ def main() -> None:
     ours_rate, peer_rate = data.num_rows / ours, data.num_rows / peer
     print(f"pyarrow_write   {peer_rate:>14,.0f} rows/s  ({peer:.3f} s)")
     print(f"brain_merge     {ours_rate:>14,.0f} rows/s  ({ours:.3f} s, into an empty table)")
-    print(
-        f"brain_rewrite   {data.num_rows / again:>14,.0f} rows/s  ({again:.3f} s, same rows again: no new version)"
-    )
+    print(f"brain_rewrite   {data.num_rows / again:>14,.0f} rows/s  ({again:.3f} s, same rows again: no new version)")
     print(f"ratio={ours_rate / peer_rate:.3f} brain_merge/pyarrow_write")
 
 

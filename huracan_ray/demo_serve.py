@@ -70,6 +70,10 @@ def replay_all(
     """Replay every symbol's last ``bars`` test bars; return the results and the trades in the Brain."""
     results, offset = {}, 0
     with HamiltonClient(url, token) as client:
+        unavailable = client.models().get("unavailable", {})
+        missing = {s: unavailable.get(s, "not loaded") for s in manifests if s in unavailable}
+        if missing:
+            raise RuntimeError(f"Hamilton could not load models for {missing}")
         for symbol, manifest in sorted(manifests.items()):
             base = offset
             tick = None if progress is None else (lambda k, b=base: progress(b + k))

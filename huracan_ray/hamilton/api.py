@@ -4,7 +4,7 @@ Routes (``create_app``):
 
 - ``GET /healthz``: liveness, no auth.
 - ``POST /v1/decide``: body ``{"symbol": str, "bars": [{"timestamp": epoch ms | ISO 8601,
-  "open", "high", "low", "close", "volume", optional "funding_rate", "open_interest",
+  "open", "high", "low", "close", "volume", optional "funding_rate", "funding_rate_others", "open_interest",
   "liq_long_usd", "liq_short_usd", "sentiment"}, ...]}`` (oldest first) → ``{"decision", "fill",
   "execution", "account", "elapsed_ms"}``. The body may be gzip-compressed (``Content-Encoding: gzip``,
   ~4x smaller: worth it on slow links).
@@ -87,9 +87,11 @@ class BarIn(BaseModel):
     close: float = Field(gt=0)
     volume: float = Field(ge=0)
     funding_rate: float | None = None
+    funding_rate_others: float | None = Field(None, description="mean funding rate of the other venues")
     open_interest: float | None = Field(None, ge=0)
     liq_long_usd: float | None = Field(None, ge=0)
     liq_short_usd: float | None = Field(None, ge=0)
+    liq_count: float | None = Field(None, ge=0, description="liquidation events in the bar")
     sentiment: float | None = None
 
     @field_validator("timestamp")

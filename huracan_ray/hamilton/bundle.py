@@ -57,9 +57,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 OHLCV = ("open", "high", "low", "close", "volume")
-ASOF_COLUMNS = ("funding_rate", "open_interest", "sentiment")
+ASOF_COLUMNS = ("funding_rate", "funding_rate_others", "open_interest", "sentiment")
 """Published values a request carries per bar; carried forward bar to bar (missing before the first: NaN)."""
-LIQUIDATION_COLUMNS = ("liq_long_usd", "liq_short_usd")
+LIQUIDATION_COLUMNS = ("liq_long_usd", "liq_short_usd", "liq_count")
 """Liquidated USD per bar (missing: 0, no liquidation)."""
 REQUEST_COLUMNS = frozenset((*OHLCV, *ASOF_COLUMNS, *LIQUIDATION_COLUMNS))
 """The bar columns a decision request can carry: every served feature must use only these."""

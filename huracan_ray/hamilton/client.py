@@ -14,8 +14,8 @@ import pyarrow.compute as pc
 __all__ = ["HamiltonClient", "HamiltonError", "bars_from_table"]
 
 _BAR_COLUMNS = (
-    "open", "high", "low", "close", "volume", "funding_rate", "open_interest", "liq_long_usd", "liq_short_usd",
-    "sentiment",
+    "open", "high", "low", "close", "volume", "funding_rate", "funding_rate_others", "open_interest", "liq_long_usd",
+    "liq_short_usd", "liq_count", "sentiment",
 )  # fmt: skip
 
 

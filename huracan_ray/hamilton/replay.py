@@ -22,9 +22,11 @@ _FIELDS = (
     "close",
     "volume",
     "funding_rate",
+    "funding_rate_others",
     "open_interest",
     "liq_long_usd",
     "liq_short_usd",
+    "liq_count",
     "sentiment",
 )
 

@@ -629,3 +629,13 @@ def test_broker_ignores_small_resizes_but_trades_opens_flips_and_closes() -> Non
     assert broker.execute(_order(2, 100.0, 0.60)) is not None  # +10%: resized
     assert broker.execute(_order(3, 100.0, -0.58)) is not None  # flip, however close in size
     assert broker.execute(_order(4, 100.0, 0.0)) is not None  # close
+
+
+def test_every_registered_feature_can_be_served_from_a_request() -> None:
+    from huracan_ray.hamilton.api import BarIn
+    from huracan_ray.hamilton.bundle import REQUEST_COLUMNS
+    from huracan_ray.mechanic.features import FEATURES
+
+    needed = {column for feature in FEATURES.values() for column in feature.inputs}
+    assert needed <= REQUEST_COLUMNS, f"features need columns a request cannot carry: {needed - REQUEST_COLUMNS}"
+    assert set(BarIn.model_fields) >= REQUEST_COLUMNS
