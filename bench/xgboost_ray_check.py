@@ -50,10 +50,7 @@ def try_ray_train() -> str:
 
     x, y = data()
     ds = ray.data.from_items(
-        [
-            {**{f"f{i}": float(v) for i, v in enumerate(row)}, "y": float(t)}
-            for row, t in zip(x, y, strict=True)
-        ]
+        [{**{f"f{i}": float(v) for i, v in enumerate(row)}, "y": float(t)} for row, t in zip(x, y, strict=True)]
     )
 
     def train_fn(config: dict) -> None:

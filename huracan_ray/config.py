@@ -33,9 +33,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HURACAN_", env_file=None, extra="ignore", frozen=True)
 
-    brain_uri: str = Field(
-        default_factory=default_brain_uri, description="file:///path or s3://bucket/prefix"
-    )
+    brain_uri: str = Field(default_factory=default_brain_uri, description="file:///path or s3://bucket/prefix")
     s3_endpoint_url: str | None = Field(default=None, description="S3/MinIO endpoint, e.g. http://minio:9000")
     s3_region: str = "us-east-1"
     s3_access_key_id: SecretStr | None = None

@@ -25,9 +25,7 @@ def to_arrow(data: Any) -> pa.Table:
         return data.to_arrow()
     if hasattr(data, "iloc"):  # pandas
         return pa.Table.from_pandas(data, preserve_index=False)
-    raise TypeError(
-        f"cannot write {type(data).__name__}: give an Arrow table, a pandas frame or a list of dicts"
-    )
+    raise TypeError(f"cannot write {type(data).__name__}: give an Arrow table, a pandas frame or a list of dicts")
 
 
 def _compatible(source: pa.DataType, target: pa.DataType) -> bool:
@@ -55,15 +53,11 @@ def _compatible(source: pa.DataType, target: pa.DataType) -> bool:
 def _conform_column(spec: TableSpec, field: pa.Field, column: pa.ChunkedArray) -> pa.ChunkedArray:
     if not _compatible(column.type, field.type):
         hint = " (timestamps must be timezone-aware, UTC)" if pa.types.is_timestamp(column.type) else ""
-        raise SchemaMismatchError(
-            spec.name, field.name, f"type {column.type} does not match {field.type}{hint}"
-        )
+        raise SchemaMismatchError(spec.name, field.name, f"type {column.type} does not match {field.type}{hint}")
     if column.type != field.type:
         column = pc.cast(column, field.type, safe=True)
     if not field.nullable and column.null_count:
-        raise SchemaMismatchError(
-            spec.name, field.name, f"{column.null_count} null value(s) in a non-null column"
-        )
+        raise SchemaMismatchError(spec.name, field.name, f"{column.null_count} null value(s) in a non-null column")
     return column
 
 

@@ -168,9 +168,7 @@ class Brain:
         if filter is not None:
             expr = filter if expr is None else expr & filter
         out = dataset.to_table(columns=columns, filter=expr)
-        return out.cast(
-            spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
-        )
+        return out.cast(spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns]))
 
     def version(self, name: str) -> int | None:
         """Return the latest version of table ``name``, or None if it was never written."""

@@ -347,9 +347,7 @@ for _spec in (*_MARKET_TABLES, *_RESEARCH_TABLES, *_MODEL_TABLES, *_OPS_TABLES):
         raise RuntimeError(f"Brain table {_spec.name!r} declared twice")
     for _col in _spec.primary_key:
         if _col not in _spec.schema.names:
-            raise RuntimeError(
-                f"Brain table {_spec.name!r}: primary key column {_col!r} is not in its schema"
-            )
+            raise RuntimeError(f"Brain table {_spec.name!r}: primary key column {_col!r} is not in its schema")
     TABLES[_spec.name] = _spec
 
 

@@ -301,9 +301,7 @@ class AllocationEnv(gym.Env):
         self._peak = max(self._peak, equity)
 
 
-def synthetic_env_config(
-    n_bars: int, *, seed: int = 0, skill: float = 0.3, **settings: Any
-) -> dict[str, Any]:
+def synthetic_env_config(n_bars: int, *, seed: int = 0, skill: float = 0.3, **settings: Any) -> dict[str, Any]:
     """Return an ``env_config`` on a seeded synthetic market (for tests and demos).
 
     Returns follow regime-dependent volatility; ``predictions`` are ``skill * returns + noise``

@@ -98,9 +98,7 @@ class DayState:
         return cls(equity, equity, equity, 0.0, streak_days)
 
 
-def step_reward(
-    state: DayState, equity: float, *, day_end: bool, params: RewardParams
-) -> tuple[float, DayState]:
+def step_reward(state: DayState, equity: float, *, day_end: bool, params: RewardParams) -> tuple[float, DayState]:
     """Return the reward for moving equity to ``equity``, and the next state.
 
     When ``day_end`` is true the step closes the day: it adds the streak bonus and the returned state

@@ -122,17 +122,13 @@ def build_ppo_config(env_config: dict[str, Any], config: PPOTrainConfig) -> Any:
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
-    model = DefaultModelConfig(
-        fcnet_hiddens=list(config.fcnet_hiddens), fcnet_activation=config.fcnet_activation
-    )
+    model = DefaultModelConfig(fcnet_hiddens=list(config.fcnet_hiddens), fcnet_activation=config.fcnet_activation)
     return (
         PPOConfig()
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .environment(AllocationEnv, env_config=env_config)
         .framework("torch")
-        .env_runners(
-            num_env_runners=config.num_env_runners, num_envs_per_env_runner=config.num_envs_per_env_runner
-        )
+        .env_runners(num_env_runners=config.num_env_runners, num_envs_per_env_runner=config.num_envs_per_env_runner)
         .learners(num_learners=0, num_gpus_per_learner=config.num_gpus_per_learner)
         .training(
             train_batch_size_per_learner=config.train_batch_size,
@@ -168,9 +164,7 @@ def _train_loop(algo: Any, config: PPOTrainConfig, progress: Progress | None) ->
         wall += time.perf_counter() - start
         runners = result.get("env_runners", {})
         episode_return = float(runners.get("episode_return_mean", math.nan))
-        env_steps = int(
-            result.get("num_env_steps_sampled_lifetime", runners.get("num_env_steps_sampled_lifetime", 0))
-        )
+        env_steps = int(result.get("num_env_steps_sampled_lifetime", runners.get("num_env_steps_sampled_lifetime", 0)))
         returns.append(episode_return)
         if progress is not None:
             rate = env_steps / wall if wall > 0 else 0.0
@@ -197,15 +191,11 @@ def _describe(layer: torch.nn.Module) -> dict[str, Any]:
     raise ValueError(f"cannot export layer {layer!r} (LayerNorm and custom layers are not supported)")
 
 
-def export_module(
-    module: Any, directory: Path, *, settings: EnvSettings, config: PPOTrainConfig
-) -> dict[str, Any]:
+def export_module(module: Any, directory: Path, *, settings: EnvSettings, config: PPOTrainConfig) -> dict[str, Any]:
     """Write the RLModule's actor as ``policy.safetensors`` + ``policy.json``; return the card."""
     import ray
 
-    layers = [
-        _describe(layer) for layer in _actor_modules(module) if not isinstance(layer, torch.nn.Identity)
-    ]
+    layers = [_describe(layer) for layer in _actor_modules(module) if not isinstance(layer, torch.nn.Identity)]
     net = build_mlp(layers)
     sources = [m for m in _actor_modules(module) if not isinstance(m, torch.nn.Identity)]
     with torch.no_grad():
@@ -214,9 +204,7 @@ def export_module(
                 target.weight.copy_(source.weight.detach().cpu())
                 target.bias.copy_(source.bias.detach().cpu())
     if layers[-1] != {"type": "linear", "in": layers[-1]["in"], "out": 2 * ACTION_SIZE}:
-        raise ValueError(
-            f"expected a diagonal Gaussian head with {2 * ACTION_SIZE} outputs, got {layers[-1]}"
-        )
+        raise ValueError(f"expected a diagonal Gaussian head with {2 * ACTION_SIZE} outputs, got {layers[-1]}")
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / WEIGHTS_FILE
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(weights))
@@ -287,9 +275,7 @@ def train_ppo(
     env = AllocationEnv(env_config)
     # Fix the resolved settings (prediction_scale) so every env runner and the card agree.
     env_config = {**env_config, "prediction_scale": env.settings.prediction_scale}
-    directory = (
-        Path(checkpoint_dir) if checkpoint_dir is not None else Path(tempfile.mkdtemp(prefix="hr-rl-"))
-    )
+    directory = Path(checkpoint_dir) if checkpoint_dir is not None else Path(tempfile.mkdtemp(prefix="hr-rl-"))
     algo = build_ppo_config(env_config, config).build_algo()
     try:
         metrics = _train_loop(algo, config, progress)

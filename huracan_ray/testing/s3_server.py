@@ -76,9 +76,7 @@ class S3TestServer:
     def __enter__(self) -> S3TestServer:
         return self.start()
 
-    def __exit__(
-        self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
-    ) -> None:
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
         self.stop()
 
     def storage_options(self) -> dict[str, str]:

@@ -119,9 +119,7 @@ def market_drivers(cfg: SyntheticMarketConfig) -> MarketDrivers:
     return MarketDrivers(starts, codes, factor)
 
 
-def _symbol_regimes(
-    cfg: SyntheticMarketConfig, drivers: MarketDrivers, n: int, rng: np.random.Generator
-) -> np.ndarray:
+def _symbol_regimes(cfg: SyntheticMarketConfig, drivers: MarketDrivers, n: int, rng: np.random.Generator) -> np.ndarray:
     """Follow the market regime, shifted one level up or down on some segments (never into extreme)."""
     codes = drivers.segment_codes.astype(np.int64)
     moved = rng.random(codes.size) < cfg.idiosyncratic_regime_prob

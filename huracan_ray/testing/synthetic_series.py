@@ -43,9 +43,7 @@ def grid_bars(start_us: int, n: int, every_minutes: int) -> np.ndarray:
     return np.arange(first, n, every_minutes, dtype=np.int64)
 
 
-def _venue_candles(
-    cfg: SyntheticMarketConfig, lat: LatentSymbol, share: float, rng: np.random.Generator
-) -> Columns:
+def _venue_candles(cfg: SyntheticMarketConfig, lat: LatentSymbol, share: float, rng: np.random.Generator) -> Columns:
     n, k = lat.intrabar.shape
     phi = math.exp(-1.0 / 30.0)
     level = 0.5 * rng.standard_normal()
@@ -130,9 +128,7 @@ def _venue_funding(
     bars = grid_bars(cfg.start_us, lat.sigma.size, _FUNDING_EVERY)
     trend = lat.log_mid[bars] - lat.log_mid[np.maximum(bars - _FUNDING_EVERY, 0)]
     noise = cfg.funding_noise * rng.standard_normal(bars.size)
-    rate = np.clip(
-        cfg.funding_base + cfg.funding_sensitivity * trend + noise, -cfg.funding_clip, cfg.funding_clip
-    )
+    rate = np.clip(cfg.funding_base + cfg.funding_sensitivity * trend + noise, -cfg.funding_clip, cfg.funding_clip)
     return {"bar": bars, "funding_rate": rate, "mark_price": candles["open"][bars]}
 
 

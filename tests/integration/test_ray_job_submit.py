@@ -37,14 +37,32 @@ def head_node() -> Iterator[tuple[str, dict[str, str]]]:
     tmp = tempfile.mkdtemp(prefix="hrj-", dir="/tmp")
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_TMPDIR": tmp}
     dashboard = _free_port()
-    ports = {f"--{name}": str(_free_port()) for name in (
-        "port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",
-        "metrics-export-port", "ray-client-server-port", "node-manager-port", "object-manager-port")}
-    cmd = [RAY, "start", "--head", "--block", "--num-cpus=2", "--disable-usage-stats", f"--temp-dir={tmp}",
-           "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-           *[f"{k}={v}" for k, v in ports.items()]]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    ports = {
+        f"--{name}": str(_free_port())
+        for name in (
+            "port",
+            "dashboard-agent-listen-port",
+            "dashboard-agent-grpc-port",
+            "runtime-env-agent-port",
+            "metrics-export-port",
+            "ray-client-server-port",
+            "node-manager-port",
+            "object-manager-port",
+        )
+    }
+    cmd = [
+        RAY,
+        "start",
+        "--head",
+        "--block",
+        "--num-cpus=2",
+        "--disable-usage-stats",
+        f"--temp-dir={tmp}",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dashboard}",
+        *[f"{k}={v}" for k, v in ports.items()],
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     address = f"http://127.0.0.1:{dashboard}"
     try:
         deadline = time.monotonic() + 120
@@ -67,8 +85,18 @@ def head_node() -> Iterator[tuple[str, dict[str, str]]]:
 
 
 def _submit(address: str, env: dict[str, str], runtime_env: dict, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [RAY, "job", "submit", "--address", address, "--runtime-env-json", json.dumps(runtime_env), "--",
-           sys.executable, *args]
+    cmd = [
+        RAY,
+        "job",
+        "submit",
+        "--address",
+        address,
+        "--runtime-env-json",
+        json.dumps(runtime_env),
+        "--",
+        sys.executable,
+        *args,
+    ]
     for _ in range(20):  # the job agent comes up a little after the dashboard
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
         if "No available agent" not in out.stdout + out.stderr:
@@ -80,9 +108,18 @@ def _submit(address: str, env: dict[str, str], runtime_env: dict, *args: str) ->
 def test_ingest_job_runs_under_ray_job_submit(head_node: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     address, env = head_node
     brain_uri = (tmp_path / "brain").as_uri()
-    out = _submit(address, env, {"env_vars": {"HURACAN_BRAIN_URI": brain_uri}},
-                  str(ROOT / "jobs" / "ingest.py"), "--days", "1", "--symbols", "BTC/USDT:USDT",
-                  "--exchanges", "binance")
+    out = _submit(
+        address,
+        env,
+        {"env_vars": {"HURACAN_BRAIN_URI": brain_uri}},
+        str(ROOT / "jobs" / "ingest.py"),
+        "--days",
+        "1",
+        "--symbols",
+        "BTC/USDT:USDT",
+        "--exchanges",
+        "binance",
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "succeeded" in out.stdout + out.stderr
     brain = Brain(brain_uri)
@@ -94,6 +131,7 @@ def test_submitting_without_the_token_is_refused(head_node: tuple[str, dict[str,
     address, env = head_node
     no_token = {k: v for k, v in env.items() if k != "RAY_AUTH_TOKEN"}
     no_token["RAY_AUTH_TOKEN_PATH"] = "/nonexistent/token"
-    out = subprocess.run([RAY, "job", "list", "--address", address], env=no_token, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [RAY, "job", "list", "--address", address], env=no_token, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode != 0

@@ -29,9 +29,7 @@ def test_short_ppo_run_exports_a_policy_that_matches_the_rl_module(tmp_path: Pat
         keep_rllib_checkpoint=True,
     )
     calls: list[tuple[int, dict]] = []
-    trained = train_ppo(
-        env_config, config, progress=lambda i, m: calls.append((i, m)), checkpoint_dir=tmp_path
-    )
+    trained = train_ppo(env_config, config, progress=lambda i, m: calls.append((i, m)), checkpoint_dir=tmp_path)
 
     assert [i for i, _ in calls] == [1, 2]
     assert calls[-1][1]["env_steps"] >= 2 * 800
@@ -45,9 +43,7 @@ def test_short_ppo_run_exports_a_policy_that_matches_the_rl_module(tmp_path: Pat
     env = AllocationEnv(env_config)
     obs = np.stack([env.reset(seed=s)[0] for s in range(4)] + [env.step(np.zeros(2))[0] for _ in range(4)])
     # The learner's module, restored from RLlib's own checkpoint, is an independent reference.
-    module = RLModule.from_checkpoint(
-        tmp_path / "rllib" / "learner_group" / "learner" / "rl_module" / "default_policy"
-    )
+    module = RLModule.from_checkpoint(tmp_path / "rllib" / "learner_group" / "learner" / "rl_module" / "default_policy")
     want_fraction, want_leverage = module_actions(module, obs, env.settings.max_leverage)
     fraction, leverage = policy.act_batch(obs)
     np.testing.assert_allclose(fraction, want_fraction, atol=1e-5)

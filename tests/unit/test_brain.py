@@ -187,9 +187,7 @@ def test_concurrent_writers_lose_nothing(brain: Brain) -> None:
         assert proc.returncode == 0, err
     table = brain.read("candles")
     assert table.num_rows == 2 * batches * rows
-    keys = pc.binary_join_element_wise(
-        table.column("symbol"), pc.cast(table.column("timestamp"), pa.string()), "|"
-    )
+    keys = pc.binary_join_element_wise(table.column("symbol"), pc.cast(table.column("timestamp"), pa.string()), "|")
     assert pc.count_distinct(keys).as_py() == table.num_rows
     merges = [h for h in brain.history("candles") if h["operation"] == "MERGE"]
     assert len(merges) == 2 * batches

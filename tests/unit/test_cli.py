@@ -38,9 +38,7 @@ def test_brain_tables_lists_rows_and_versions(filled_brain: str) -> None:
 
 
 def test_brain_show_filters_and_time_travels(filled_brain: str) -> None:
-    out = run_cli(
-        "brain", "show", "candles", "--symbol", "ETH/USDT:USDT", "--limit", "3", brain_uri=filled_brain
-    )
+    out = run_cli("brain", "show", "candles", "--symbol", "ETH/USDT:USDT", "--limit", "3", brain_uri=filled_brain)
     assert out.returncode == 0, out.stderr
     assert "10 rows" in out.stdout and "ETH/USDT:USDT" in out.stdout and "BTC/USDT" not in out.stdout
     out = run_cli(
@@ -73,9 +71,7 @@ def test_brain_show_filters_and_time_travels(filled_brain: str) -> None:
         ),
     ],
 )
-def test_errors_are_one_clear_line_and_a_nonzero_exit(
-    filled_brain: str, args: tuple[str, ...], needle: str
-) -> None:
+def test_errors_are_one_clear_line_and_a_nonzero_exit(filled_brain: str, args: tuple[str, ...], needle: str) -> None:
     out = run_cli(*args, brain_uri=filled_brain)
     assert out.returncode != 0
     assert needle in out.stderr

@@ -28,8 +28,7 @@ print("ok", len(sys.argv) - 1)
 def test_importing_every_module_starts_nothing_and_writes_nothing(tmp_path: Path) -> None:
     brain = tmp_path / "brain"
     env = {**os.environ, "HURACAN_BRAIN_URI": brain.as_uri(), "HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", PROBE, *MODULES], env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run([sys.executable, "-c", PROBE, *MODULES], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == f"ok {len(MODULES)}"
     assert not brain.exists()

@@ -408,9 +408,7 @@ def test_unknown_symbols_get_a_profile() -> None:
 # --- fault injection -----------------------------------------------------------------------------
 
 COUNTS = {"gap": 3, "duplicate": 4, "out_of_order": 3, "bad_ohlc": 5, "nan": 4, "negative_volume": 2}
-SPEC = FaultSpec(
-    gaps=3, gap_minutes=15, duplicates=4, out_of_order=3, bad_ohlc=5, nans=4, negative_volume=2, seed=11
-)
+SPEC = FaultSpec(gaps=3, gap_minutes=15, duplicates=4, out_of_order=3, bad_ohlc=5, nans=4, negative_volume=2, seed=11)
 
 
 @pytest.fixture(scope="module")
