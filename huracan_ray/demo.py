@@ -67,6 +67,7 @@ class DemoReport:
     ingest: IngestReport | None = None
     outcome: stages.TrainOutcome | None = None
     policies: dict[str, RegisteredPolicy] = field(default_factory=dict)
+    importance: object | None = None  # mechanic.importance.ImportanceReport
     replays: dict[str, ReplayResult] = field(default_factory=dict)
     trades_written: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
@@ -187,6 +188,15 @@ class _Chain:
         )
         self.ui.done(task)
 
+    def importance(self, workdir: str) -> None:
+        symbols = sorted(self.report.outcome.engine.registered)
+        task = self.ui.stage("feature importance (SHAP)", total=len(symbols))
+        self.report.importance = self._timed(
+            "importance",
+            lambda: stages.importance(self.brain, symbols, self.config.engine.top_n_features or 20, workdir),
+        )
+        self.ui.done(task)
+
     def serve_and_replay(self, token: str, inherited_env: bool) -> None:
         from huracan_ray.demo_serve import replay_all, start_hamilton
 
@@ -234,6 +244,7 @@ def run_demo(
         chain.ingest()
         chain.train()
         chain.allocate(workdir)
+        chain.importance(workdir)
         chain.serve_and_replay(token, inherited_env=started_ray)
     broadcast(notifiers or [ConsoleNotifier(console)], summary_alert(report))
     if config.keep_serving:

@@ -56,6 +56,13 @@ def summary_alert(report: DemoReport) -> Alert:
     if report.policies:
         speeds = [p.env_steps_per_s for p in report.policies.values()]
         lines.append(f"RL: {len(report.policies)} PPO allocators, ~{sum(speeds) / len(speeds):,.0f} env steps/s")
+    if report.importance is not None:
+        for symbol, found in sorted(report.importance.symbols.items()):
+            lines.append(
+                f"importance {symbol}: top 5 {', '.join(found.top[:5])} (next run trains on the top {len(found.top)})"
+            )
+        for symbol, why in sorted(report.importance.failed.items()):
+            lines.append(f"importance {symbol}: failed: {why}")
     if report.replays:
         lines.append(
             f"Hamilton: {sum(r.bars for r in report.replays.values())} bars replayed over HTTP, "

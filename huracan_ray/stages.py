@@ -20,6 +20,7 @@ from huracan_ray.engine.run import EngineReport, run_engine
 from huracan_ray.engine.search import EngineConfig
 from huracan_ray.engine.trainable import Candidate, load_candidate
 from huracan_ray.mechanic.dataset import MechanicConfig, SymbolDataset, prepare_dataset
+from huracan_ray.mechanic.importance import ImportanceReport, run_importance
 from huracan_ray.rl.allocate import RegisteredPolicy, train_and_register_policy
 from huracan_ray.rl.train import PPOTrainConfig
 
@@ -45,12 +46,21 @@ class TrainOutcome:
 def train(
     brain: Brain, symbols: list[str], mechanic: MechanicConfig, engine: EngineConfig, progress: Progress | None = None
 ) -> TrainOutcome:
-    """Build each symbol's dataset (pinned to the current table versions) and run the Engine on Ray Tune."""
+    """Build each symbol's dataset (pinned to the current table versions) and run the Engine on Ray Tune.
+
+    With ``engine.top_n_features`` set, a symbol trains on its top-N features of the last importance
+    run (all features when none has run yet): the Engine → Mechanic → Brain → Engine loop of the spec.
+    """
+    from huracan_ray.mechanic.importance import with_top_features
+
     versions = brain.versions(["candles", "funding_rates", "open_interest", "liquidations", "sentiment_scores"])
     datasets, failed = {}, {}
     for symbol in symbols:
+        config = mechanic
+        if engine.top_n_features:
+            config = with_top_features(brain, symbol, mechanic, engine.top_n_features)
         try:
-            datasets[symbol] = prepare_dataset(brain, symbol, mechanic, versions)
+            datasets[symbol] = prepare_dataset(brain, symbol, config, versions)
         except ValueError as exc:  # too little data for one symbol must not sink the others
             failed[symbol] = str(exc)
     if not datasets:
@@ -102,6 +112,13 @@ def train_allocators(
             brain, ds, candidate, manifests[symbol]["model_id"], config, progress=report
         )
     return policies
+
+
+def importance(
+    brain: Brain, symbols: list[str], top_n: int, workdir: str, notifiers: list | None = None
+) -> ImportanceReport:
+    """Run the feature-importance job on each symbol's approved model (SHAP, permutation, correlation)."""
+    return run_importance(brain, symbols, top_n=top_n, notifiers=notifiers or (), workdir=workdir)
 
 
 def test_window_start(outcome: TrainOutcome, symbol: str) -> datetime:

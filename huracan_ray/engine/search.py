@@ -24,6 +24,8 @@ class EngineConfig(FrozenConfig):
     signal_mode: Literal["sign", "scaled", "hold"] = "hold"  # hysteresis: far fewer fee-paying flips
     max_leverage: float = 1.0
     seed: int = 0
+    liquidation_weighting: bool = True  # up-weight high-liquidation periods in training (spec §1)
+    top_n_features: int | None = 20  # train on each symbol's top-N by the last importance run; None: all
     storage_path: str | None = None  # Tune results; a shared URI (s3://…) on a multi-node cluster
     gpu_fraction: float = 0.25  # per trial, used only when the cluster has GPUs
 

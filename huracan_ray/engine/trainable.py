@@ -61,11 +61,13 @@ def fit_candidate(
     """Fit ``model_type`` on the train window and pick its signal threshold on the early-stop rows."""
     fit_rows, stop_rows = _train_rows(ds, config)
     model = build_model(model_type, {**params, "seed": seed})
+    weights = ds.sample_weight(fit_rows) if config.liquidation_weighting else None
     model.fit(
         ds.X[fit_rows.start : fit_rows.stop],
         ds.y[fit_rows.start : fit_rows.stop],
         eval_set=(ds.X[stop_rows.start : stop_rows.stop], ds.y[stop_rows.start : stop_rows.stop]),
         feature_names=list(ds.feature_names),
+        sample_weight=weights,
     )
     spread = float(np.std(predict_rows(model, ds.X, stop_rows)))
     signal = {

@@ -16,6 +16,7 @@ from huracan_ray.mechanic.labels import forward_log_return, next_bar_return
 from huracan_ray.mechanic.regime import RegimeThresholds
 from huracan_ray.mechanic.scaling import ZScoreScaler
 from huracan_ray.mechanic.split import Split, forward_split
+from huracan_ray.mechanic.weights import cascade_regime, liquidation_sample_weights
 
 __all__ = ["INPUT_TABLES", "MechanicConfig", "SymbolDataset", "load_frame", "prepare_dataset"]
 
@@ -53,6 +54,17 @@ class SymbolDataset:
     regimes: RegimeThresholds
     table_versions: dict[str, int | None]
     skipped_features: tuple[str, ...] = ()  # asked-for features whose inputs the frame lacks (not computed)
+    train_weight: np.ndarray | None = None  # per train row: up-weights high-liquidation periods (mean 1)
+    cascade: np.ndarray | None = None  # per row: 1 in a liquidation-cascade regime, else 0 (causal)
+
+    def sample_weight(self, rows: range) -> np.ndarray | None:
+        """Return the training weights of ``rows`` (which must lie in the train window)."""
+        if self.train_weight is None:
+            return None
+        train = self.split.train
+        if rows.start < train.start or rows.stop > train.stop:
+            raise ValueError(f"sample weights exist for the train window {train} only, not {rows}")
+        return self.train_weight[rows.start - train.start : rows.stop - train.start]
 
     def window(self, name: str) -> range:
         """Return the row range of ``"train"``, ``"validation"`` or ``"test"``."""
@@ -145,4 +157,6 @@ def prepare_dataset(
         regimes=regimes,
         table_versions=dict(versions),
         skipped_features=tuple(skipped),
+        train_weight=liquidation_sample_weights(frame, rows=rows[train.start : train.stop]),
+        cascade=cascade_regime(frame)[rows],
     )
