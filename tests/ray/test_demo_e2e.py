@@ -76,10 +76,12 @@ def test_the_summary_table_has_one_row_per_symbol(demo) -> None:
     report, _, printed = demo
     assert "Huracan demo summary" in printed
     for symbol in ("BTC/USDT:USDT", "ETH/USDT:USDT"):
-        line = next(row for row in printed.splitlines() if symbol in row and "│" in row)
+        line = next(row for row in printed.splitlines() if row.startswith(f"│ {symbol} "))
         assert "v1" in line  # the policy version used
     assert set(report.replays) == {"BTC/USDT:USDT", "ETH/USDT:USDT"}
     assert all(r.bars == 40 for r in report.replays.values())
+    assert report.importance is not None and set(report.importance.symbols) == {"BTC/USDT:USDT", "ETH/USDT:USDT"}
+    assert "importance BTC/USDT:USDT: top 5" in printed
 
 
 def test_trades_carry_model_and_policy_versions(demo) -> None:
