@@ -1,4 +1,4 @@
-"""The ``huracan`` command: ``demo``, ``brain tables``, ``brain show``.
+"""The ``huracan`` command: ``demo``, ``brain tables``, ``brain show``, ``quality report``.
 
 Errors are one clear line on stderr and a non-zero exit; set ``HURACAN_DEBUG=1`` for a traceback.
 """
@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 brain_app = typer.Typer(no_args_is_help=True, help="Inspect the Brain Library (Delta tables and artifacts).")
 app.add_typer(brain_app, name="brain")
+quality_app = typer.Typer(no_args_is_help=True, help="Data-quality summaries from the Brain's data_quality_logs.")
+app.add_typer(quality_app, name="quality")
 
 _console = Console(width=None if sys.stdout.isatty() else 150)  # a pipe gets a full-width table
 
@@ -107,6 +109,37 @@ def demo(
         DemoConfig(days=days, seed=seed, replay_bars=replay_bars, serve_port=port, keep_serving=keep_serving),
         console=_console,
     )
+
+
+@quality_app.command("report")
+def quality_report(
+    day: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="UTC day (default: the latest day with logs)")
+    ] = None,
+    send: Annotated[bool, typer.Option("--send", help="also broadcast to the configured Slack/Telegram")] = False,
+) -> None:
+    """Print the daily data-quality summary; with --send, broadcast it through every configured notifier."""
+    from huracan_ray.brain import Brain
+    from huracan_ray.broadcaster import ConsoleNotifier, broadcast, notifiers_from_settings
+    from huracan_ray.broadcaster.quality import daily_quality_summary, latest_quality_day
+    from huracan_ray.config import Settings
+
+    settings = Settings()
+    brain = Brain.from_settings(settings)
+    chosen = day.date() if day is not None else latest_quality_day(brain)
+    if chosen is None:
+        _console.print("no data_quality_logs in the Brain: nothing to report")
+        return
+    alert = daily_quality_summary(brain, chosen)
+    console = ConsoleNotifier(_console)
+    if not send:
+        console.send(alert)
+        return
+    outcomes = broadcast(notifiers_from_settings(settings, console=console), alert)
+    failed = {name: outcome for name, outcome in outcomes.items() if outcome != "sent"}
+    _console.print("sent via " + ", ".join(f"{name}: {outcome}" for name, outcome in outcomes.items()))
+    if failed:
+        raise RuntimeError(f"{len(failed)} notifier(s) failed: " + "; ".join(f"{n}: {o}" for n, o in failed.items()))
 
 
 def main() -> None:

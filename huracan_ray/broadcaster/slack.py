@@ -1,0 +1,117 @@
+"""The Slack notifier: alerts as Block Kit messages through ``chat.postMessage``.
+
+The token lives only inside the ``slack_sdk.WebClient`` (which redacts the Authorization header in
+its debug logs); the notifier's ``repr`` and every error it raises name the channel, never the token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from huracan_ray.broadcaster.base import Alert
+
+__all__ = ["SLACK_API_URL", "SlackError", "SlackNotifier", "slack_blocks"]
+
+SLACK_API_URL = "https://slack.com/api/"
+
+_EMOJI = {"info": ":information_source:", "warning": ":warning:", "error": ":x:", "critical": ":rotating_light:"}
+_HEADER_MAX = 150  # Slack's limit on a header block's text
+_SECTION_MAX = 3000  # Slack's limit on a section block's text
+_MAX_BLOCKS = 50
+_TEXT_MAX = 3000  # the notification fallback text
+
+
+class SlackError(RuntimeError):
+    """Slack refused a message (``ok: false``), rate-limited it past the retries, or could not be reached."""
+
+
+def _escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _chunks(pieces: list[str], limit: int, sep: str = "\n") -> list[str]:
+    """Pack ``pieces`` into strings of at most ``limit`` characters, hard-splitting any longer piece."""
+    out: list[str] = []
+    current = ""
+    for piece in (p[i : i + limit] for p in pieces for i in range(0, max(len(p), 1), limit)):
+        candidate = f"{current}{sep}{piece}" if current else piece
+        if len(candidate) > limit:
+            out.append(current)
+            candidate = piece
+        current = candidate
+    return [*out, current] if current else out
+
+
+def _table_text(table: tuple[tuple[str, ...], ...]) -> list[str]:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def slack_blocks(alert: Alert) -> list[dict[str, Any]]:
+    """Return ``alert`` as Block Kit blocks: a header, mrkdwn sections for the lines, the table as a code block."""
+    title = f"[{alert.severity.upper()}] {alert.title}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:_HEADER_MAX], "emoji": True}},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": f"{_EMOJI[alert.severity]} {_escape(alert.kind)}"}],
+        },
+    ]
+    lines = [f"• {_escape(line)}" for line in alert.lines]
+    blocks += [_section(text) for text in _chunks(lines, _SECTION_MAX)]
+    if alert.table:
+        rows = [_escape(row) for row in _table_text(alert.table)]
+        blocks += [_section(f"```{text}```") for text in _chunks(rows, _SECTION_MAX - 6)]
+    if len(blocks) > _MAX_BLOCKS:
+        blocks = [*blocks[: _MAX_BLOCKS - 1], _section("_(truncated: see the console or the Brain for the rest)_")]
+    return blocks
+
+
+class SlackNotifier:
+    """Post alerts to one Slack channel with ``chat.postMessage``, retrying 429s ``max_retries`` times."""
+
+    name = "slack"
+
+    def __init__(
+        self, token: SecretStr, channel: str, base_url: str = SLACK_API_URL, max_retries: int = 2, timeout: float = 10.0
+    ) -> None:
+        if not token.get_secret_value():
+            raise ValueError("Slack token is empty")
+        if not channel:
+            raise ValueError("Slack channel is empty")
+        self.channel = channel
+        self.base_url = base_url if base_url.endswith("/") else f"{base_url}/"
+        self.max_retries = max_retries
+        self._client = WebClient(
+            token=token.get_secret_value(),
+            base_url=self.base_url,
+            timeout=int(max(1, timeout)),
+            retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=max_retries)],
+        )
+
+    def __repr__(self) -> str:
+        return f"SlackNotifier(channel={self.channel!r}, base_url={self.base_url!r}, token=SecretStr('**********'))"
+
+    def send(self, alert: Alert) -> None:
+        """Post ``alert`` to the channel; raise :class:`SlackError` when Slack says ``ok: false`` or fails."""
+        text = alert.as_text()
+        if len(text) > _TEXT_MAX:
+            text = text[: _TEXT_MAX - 1] + "…"
+        try:
+            self._client.chat_postMessage(channel=self.channel, text=text, blocks=slack_blocks(alert))
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            status = exc.response.status_code if exc.response is not None else "?"
+            raise SlackError(f"slack chat.postMessage to {self.channel} failed: {error or f'HTTP {status}'}") from None
+        except (SlackClientError, OSError) as exc:
+            raise SlackError(f"slack chat.postMessage to {self.channel} failed: {type(exc).__name__}") from None
