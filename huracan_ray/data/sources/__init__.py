@@ -1,4 +1,4 @@
-"""Data sources and their registry: ``build_source("synthetic", **config)``, ``SOURCES[name]``."""
+"""Data sources and their registry: ``build_source("binance" | "bybit" | "okx" | "synthetic", **config)``."""
 
 from huracan_ray.data.sources.base import (
     SOURCES,
@@ -10,11 +10,13 @@ from huracan_ray.data.sources.base import (
     coerce,
     register_source,
 )
+from huracan_ray.data.sources.ccxt_source import CcxtSource
 from huracan_ray.data.sources.synthetic import SyntheticSource
 
 __all__ = [
     "SOURCES",
     "BaseSource",
+    "CcxtSource",
     "DataKind",
     "Source",
     "SourceError",

@@ -1,0 +1,287 @@
+"""Venue sources through ccxt: candles, funding, open interest and liquidations of linear perpetuals.
+
+Registered as ``binance``, ``bybit`` and ``okx``; each is built from plain values
+(``build_source("okx", base_url="http://127.0.0.1:9000", timeout_ms=2000, retry={"max_attempts": 3})``).
+Per-venue differences live in :mod:`huracan_ray.data.sources.ccxt_venues`; errors are mapped and
+retried by :mod:`huracan_ray.data.retry`. A failure left after the retries raises
+:class:`~huracan_ray.data.sources.base.SourceError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt
+import pyarrow as pa
+
+from huracan_ray.brain.tables import TABLES
+from huracan_ray.data.retry import RetryConfig, TemporaryVenueError, VenueError, map_ccxt_error, retrier
+from huracan_ray.data.sources.base import BaseSource, DataKind, SourceError, register_source
+from huracan_ray.data.sources.ccxt_venues import VENUES, KindSpec, LiquidationSpec, VenueSpec
+
+__all__ = ["BinanceSource", "BybitSource", "CcxtSource", "OkxSource", "rewrite_urls"]
+
+
+def rewrite_urls(urls: Mapping[str, Any], base_url: str, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Return ``urls`` with the scheme and host of each (or each of ``keys``) URL replaced by ``base_url``."""
+    base = base_url.rstrip("/")
+    out: dict[str, Any] = {}
+    for key, value in urls.items():
+        wanted = keys is None or key in keys
+        if isinstance(value, Mapping):
+            out[key] = rewrite_urls(value, base_url, None) if wanted else dict(value)
+        elif wanted and isinstance(value, str) and value.startswith(("http://", "https://")):
+            out[key] = base + urlsplit(value.replace("{hostname}", "host")).path
+        else:
+            out[key] = value
+    return out
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _us(ms: Any) -> int:
+    return int(ms) * 1000
+
+
+def _interval_hours(value: Any, default: float) -> float:
+    """Return ccxt's funding ``interval`` (``'8h'``) in hours, else ``default``."""
+    if isinstance(value, str) and value.endswith("h") and value[:-1].isdigit():
+        return float(value[:-1])
+    return default
+
+
+class CcxtSource(BaseSource):
+    """Fetch one venue's public market data through a ccxt client (see the module docstring).
+
+    Liquidation history: only venues with a public REST endpoint (okx) return rows; binance and
+    bybit publish liquidations only on websocket streams, so their ``liquidations`` are an empty table.
+    """
+
+    venue: VenueSpec
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        timeout_ms: int = 10_000,
+        retry: RetryConfig | Mapping[str, Any] | None = None,
+        timeframe: str = "1m",
+        page_limits: Mapping[str, int] | None = None,
+        rate_limit: bool = True,
+    ) -> None:
+        """Store plain config; the ccxt client is built (and markets loaded) on first use.
+
+        ``page_limits`` lowers a kind's page size (``{"candles": 500}``), never above the venue's cap.
+        """
+        self.base_url = base_url
+        self.timeout_ms = timeout_ms
+        self.retry = RetryConfig.of(retry)
+        self.timeframe = timeframe
+        self.page_limits = dict(page_limits or {})
+        self.rate_limit = rate_limit
+        self._exchange: ccxt.Exchange | None = None
+        self._call = retrier(self.retry)(self._call_once)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """Return the venue's source name."""
+        return self.venue.name
+
+    # --- client ------------------------------------------------------------------------------------
+
+    def _client(self) -> ccxt.Exchange:
+        if self._exchange is None:
+            cls = getattr(ccxt, self.venue.ccxt_id)
+            options = {k: dict(v) if isinstance(v, Mapping) else v for k, v in self.venue.options.items()}
+            ex = cls(
+                {
+                    "timeout": self.timeout_ms,
+                    "enableRateLimit": self.rate_limit,
+                    "enableLastJsonResponse": True,
+                    "options": options,
+                }
+            )
+            if self.base_url:
+                ex.urls["api"] = rewrite_urls(ex.urls["api"], self.base_url, self.venue.url_keys)
+            self._exchange = ex
+        if not self._exchange.markets:
+            self._call(self._exchange.load_markets)
+        return self._exchange
+
+    def _call_once(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``fn`` once; map a ccxt failure (with the response's Retry-After) to a domain error."""
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:
+            headers = getattr(self._exchange, "last_response_headers", None)
+            error = map_ccxt_error(exc, headers)
+            if error is None:
+                raise
+            raise error from exc
+        ex = self._exchange
+        if ex is not None and ex.last_http_response and ex.last_json_response is None:
+            raise TemporaryVenueError(f"{self.name}: unparseable response {ex.last_http_response[:80]!r}")
+        return result
+
+    # --- fetch -------------------------------------------------------------------------------------
+
+    def _fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
+        try:
+            if kind is DataKind.LIQUIDATIONS:
+                rows = self._liquidations(symbol, _ms(start), _ms(end))
+            elif kind in self.venue.kinds:
+                rows = self._paged(kind, symbol, _ms(start), _ms(end))
+            else:
+                raise ValueError(f"{self.name} has no {kind} data")
+        except VenueError as exc:
+            raise SourceError(f"{self.name} {kind} {symbol}: {exc}") from exc
+        return self._table(kind, exchange, symbol, rows)
+
+    def _limit(self, kind: DataKind, cap: int) -> int:
+        return max(1, min(cap, self.page_limits.get(str(kind), cap)))
+
+    def _paged(self, kind: DataKind, symbol: str, start_ms: int, end_ms: int) -> list[Any]:
+        """Return every row of ``[start_ms, end_ms)``, one explicit window of ``limit`` periods per page."""
+        spec = self.venue.kinds[kind]
+        ex = self._client()
+        step_tf = spec.step or self.timeframe
+        limit = self._limit(kind, spec.page_limit)
+        span = ex.parse_timeframe(step_tf) * 1000 * limit
+        rows: list[Any] = []
+        cursor = start_ms
+        while cursor < end_ms:
+            page_end = min(cursor + span, end_ms)
+            rows.extend(self._page(ex, spec, symbol, step_tf, cursor, page_end, limit))
+            cursor = page_end
+        return rows
+
+    def _page(
+        self, ex: ccxt.Exchange, spec: KindSpec, symbol: str, tf: str, since: int, page_end: int, limit: int
+    ) -> list[Any]:
+        params = {**spec.params, spec.end_param: page_end if spec.end_exclusive else page_end - 1}
+        method = getattr(ex, spec.method)
+        args = (symbol, tf, since, limit) if spec.takes_timeframe else (symbol, since, limit)
+        page = self._call(method, *args, params)
+        if not isinstance(page, list):
+            raise SourceError(f"{self.name} {spec.method} returned {type(page).__name__}, not a list")
+        return page
+
+    def _liquidations(self, symbol: str, start_ms: int, end_ms: int) -> list[Any]:
+        """Return raw liquidation rows newest-first, paging back from ``end_ms`` (empty without an endpoint)."""
+        spec = self.venue.liquidations
+        if spec is None:
+            return []
+        ex = self._client()
+        market = ex.market(symbol)
+        base = {
+            **spec.params,
+            **{k: market["id"] if v == "id" else market["info"][v] for k, v in spec.market_params.items()},
+        }
+        limit = self._limit(DataKind.LIQUIDATIONS, spec.page_limit)
+        rows: list[Any] = []
+        upper = end_ms
+        while upper > start_ms:
+            page = self._liquidation_page(
+                ex, spec, {**base, "limit": limit, spec.start_param: start_ms - 1, spec.end_param: upper}
+            )
+            rows.extend(page)
+            if len(page) < limit:
+                break
+            upper = min(int(r["ts"]) for r in page)
+        return [{**r, "contractSize": market.get("contractSize") or 1.0} for r in rows]
+
+    def _liquidation_page(self, ex: ccxt.Exchange, spec: LiquidationSpec, params: dict[str, Any]) -> list[Any]:
+        response = self._call(ex.request, spec.path, list(spec.api), "GET", params)
+        data = response.get("data") if isinstance(response, dict) else None
+        if not isinstance(data, list):
+            raise SourceError(f"{self.name} {spec.path} answered without a data list")
+        return [d for item in data for d in item.get("details", [])]
+
+    # --- to Arrow ----------------------------------------------------------------------------------
+
+    def _table(self, kind: DataKind, exchange: str, symbol: str, rows: list[Any]) -> pa.Table:
+        columns = _CONVERTERS[kind](self, rows)
+        n = len(rows)
+        const = {"exchange": exchange, "symbol": symbol, "source": self.name, "timeframe": self.timeframe}
+        schema = TABLES[str(kind)].input_schema()
+        arrays = {f.name: columns[f.name] if f.name in columns else [const[f.name]] * n for f in schema}
+        return pa.table({k: pa.array(v, type=schema.field(k).type) for k, v in arrays.items()})
+
+
+def _candle_columns(_src: CcxtSource, rows: list[Any]) -> dict[str, list[Any]]:
+    names = ("timestamp", "open", "high", "low", "close", "volume")
+    out: dict[str, list[Any]] = {name: [r[i] for r in rows] for i, name in enumerate(names)}
+    out["timestamp"] = [_us(t) for t in out["timestamp"]]
+    return out
+
+
+def _funding_columns(src: CcxtSource, rows: list[Any]) -> dict[str, list[Any]]:
+    default = src.venue.funding_interval_hours
+    return {
+        "timestamp": [_us(r["timestamp"]) for r in rows],
+        "funding_rate": [r.get("fundingRate") for r in rows],
+        "mark_price": [_float((r.get("info") or {}).get("markPrice")) for r in rows],
+        "interval_hours": [_interval_hours(r.get("interval"), default) for r in rows],
+    }
+
+
+def _oi_columns(src: CcxtSource, rows: list[Any]) -> dict[str, list[Any]]:
+    out = {
+        "timestamp": [_us(r["timestamp"]) for r in rows],
+        "open_interest": [r.get("openInterestAmount") for r in rows],
+        "open_interest_usd": [r.get("openInterestValue") for r in rows],
+    }
+    for column, key in src.venue.kinds[DataKind.OPEN_INTEREST].from_info.items():
+        out[column] = [_float(r["info"][key]) for r in rows]
+    return out
+
+
+def _liquidation_columns(src: CcxtSource, rows: list[Any]) -> dict[str, list[Any]]:
+    price = [float(r["bkPx"]) for r in rows]
+    size = [float(r["sz"]) * float(r["contractSize"]) * p for r, p in zip(rows, price, strict=True)]
+    return {
+        "timestamp": [_us(r["ts"]) for r in rows],
+        "event_id": [f"{src.name}:{r['ts']}:{r['posSide']}:{r['sz']}:{r['bkPx']}" for r in rows],
+        "side": [r["posSide"] for r in rows],
+        "size_usd": size,
+        "price": price,
+        "liquidation_type": ["single"] * len(rows),
+    }
+
+
+def _float(value: Any) -> float | None:
+    return None if value in (None, "") else float(value)
+
+
+_CONVERTERS: dict[DataKind, Callable[[CcxtSource, list[Any]], dict[str, list[Any]]]] = {
+    DataKind.CANDLES: _candle_columns,
+    DataKind.FUNDING_RATES: _funding_columns,
+    DataKind.OPEN_INTEREST: _oi_columns,
+    DataKind.LIQUIDATIONS: _liquidation_columns,
+}
+
+
+@register_source("binance")
+class BinanceSource(CcxtSource):
+    """Binance USD-M perpetuals (``binanceusdm``); liquidations: websocket only, so an empty table."""
+
+    venue = VENUES["binance"]
+
+
+@register_source("bybit")
+class BybitSource(CcxtSource):
+    """Bybit v5 linear perpetuals; liquidations: websocket only, so an empty table."""
+
+    venue = VENUES["bybit"]
+
+
+@register_source("okx")
+class OkxSource(CcxtSource):
+    """OKX v5 USDT swaps; liquidations from the public ``liquidation-orders`` REST endpoint."""
+
+    venue = VENUES["okx"]

@@ -1,0 +1,181 @@
+"""The ccxt sources (real ccxt client) against the fake exchange on loopback: rows, paging, faults."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pyarrow as pa
+import pytest
+
+from huracan_ray.data.sources.base import SourceError
+from huracan_ray.data.sources.ccxt_source import BinanceSource, BybitSource, CcxtSource, OkxSource
+from huracan_ray.testing.fake_exchange import FakeExchange
+from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
+
+pytestmark = pytest.mark.integration
+
+SYMBOL = "BTC/USDT:USDT"
+VENUES = {"binance": BinanceSource, "bybit": BybitSource, "okx": OkxSource}
+CANDLE_PATH = {"binance": "klines", "bybit": "kline", "okx": "history-candles"}
+VALUE_COLUMNS = {
+    "candles": ("open", "high", "low", "close", "volume"),
+    "funding_rates": ("funding_rate",),
+    "open_interest": ("open_interest",),
+    "liquidations": ("side", "price"),
+}
+
+
+@pytest.fixture(scope="module")
+def market() -> SyntheticMarket:
+    return SyntheticMarket(SyntheticMarketConfig(days=2, symbols=(SYMBOL, "ETH/USDT:USDT"), exchanges=tuple(VENUES)))
+
+
+@pytest.fixture(scope="module")
+def fake(market: SyntheticMarket) -> Iterator[FakeExchange]:
+    with FakeExchange(market) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _clean(fake: FakeExchange) -> None:
+    fake.clear_faults()
+    fake.clear_requests()
+
+
+def _source(fake: FakeExchange, venue: str, **kw: object) -> CcxtSource:
+    retry = {"max_attempts": 3, "base_delay_s": 0.01, "jitter": 0.0, **kw.pop("retry", {})}  # type: ignore[dict-item]
+    return VENUES[venue](
+        base_url=fake.base_url, timeout_ms=kw.pop("timeout_ms", 1500), retry=retry, rate_limit=False, **kw
+    )
+
+
+def _window(market: SyntheticMarket, hours: float = 24.0):
+    start = market.config.start + timedelta(hours=3, minutes=7)
+    return start, start + timedelta(hours=hours)
+
+
+def _assert_same_rows(got: pa.Table, expected: pa.Table, kind: str) -> None:
+    got = got.sort_by("timestamp")
+    ms = pa.timestamp("ms", tz="UTC")  # venues speak milliseconds
+    want_ts = expected.column("timestamp").cast(ms, safe=False).to_pylist()
+    assert got.column("timestamp").cast(ms).to_pylist() == want_ts
+    for col in VALUE_COLUMNS[kind]:
+        want = expected.column(col).to_pylist()
+        assert got.column(col).to_pylist() == (want if col == "side" else pytest.approx(want, rel=1e-12)), col
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+@pytest.mark.parametrize("kind", ["candles", "funding_rates", "open_interest"])
+def test_rows_equal_the_market(fake: FakeExchange, market: SyntheticMarket, venue: str, kind: str) -> None:
+    start, end = _window(market, hours=30)
+    got = _source(fake, venue).fetch(kind, SYMBOL, start, end, exchange=venue)
+    expected = market.fetch(kind, SYMBOL, start, end, venue)
+    assert got.num_rows == expected.num_rows > 0
+    _assert_same_rows(got, expected, kind)
+    assert set(got.column("source").to_pylist()) == {venue}
+    assert got.schema.field("timestamp").type == pa.timestamp("us", tz="UTC")
+
+
+def test_okx_liquidations_equal_the_market(fake: FakeExchange, market: SyntheticMarket) -> None:
+    start, end = market.config.start, market.config.end
+    got = _source(fake, "okx", page_limits={"liquidations": 3}).fetch(
+        "liquidations", SYMBOL, start, end, exchange="okx"
+    )
+    expected = market.fetch("liquidations", SYMBOL, start, end, "okx")
+    assert got.num_rows == expected.num_rows > 3
+    _assert_same_rows(got, expected, "liquidations")
+    assert got.sort_by("timestamp").column("size_usd").to_pylist() == pytest.approx(
+        expected.column("size_usd").to_pylist(), rel=1e-9
+    )
+    assert len(fake.requests_to("liquidation-orders")) > 1
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit"])
+def test_liquidations_without_rest_history_are_empty(fake: FakeExchange, market: SyntheticMarket, venue: str) -> None:
+    start, end = _window(market)
+    assert _source(fake, venue).fetch("liquidations", SYMBOL, start, end, exchange=venue).num_rows == 0
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+def test_candles_page_across_several_pages(fake: FakeExchange, market: SyntheticMarket, venue: str) -> None:
+    start, end = _window(market, hours=10)
+    got = _source(fake, venue, page_limits={"candles": 97}).fetch("candles", SYMBOL, start, end, exchange=venue)
+    expected = market.fetch("candles", SYMBOL, start, end, venue)
+    assert got.num_rows == expected.num_rows == 600
+    _assert_same_rows(got, expected, "candles")
+    assert len(fake.requests_to(CANDLE_PATH[venue])) == 7  # ceil(600 / 97)
+
+
+def _fetch_candles(fake: FakeExchange, market: SyntheticMarket, venue: str, **kw: object) -> tuple[pa.Table, pa.Table]:
+    start, end = _window(market, hours=1.5)  # one page on every venue (okx: 100 rows)
+    src = _source(fake, venue, **kw)
+    src._client()  # load markets before the faults, so only data requests are counted
+    fake.clear_requests()
+    return src.fetch("candles", SYMBOL, start, end, exchange=venue), market.fetch("candles", SYMBOL, start, end, venue)
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+def test_429_is_retried_after_retry_after(fake: FakeExchange, market: SyntheticMarket, venue: str) -> None:
+    fake.inject(venue=venue, kind="429", count=2, path_contains=CANDLE_PATH[venue], retry_after=0.2)
+    t0 = time.monotonic()
+    got, expected = _fetch_candles(fake, market, venue)
+    assert time.monotonic() - t0 >= 0.4  # two waits of Retry-After, not the 10 ms backoff
+    assert got.num_rows == expected.num_rows
+    assert len(fake.requests_to(CANDLE_PATH[venue])) == 3
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+@pytest.mark.parametrize("kind", ["5xx", "truncated"])
+def test_5xx_and_truncated_json_are_retried(fake: FakeExchange, market: SyntheticMarket, venue: str, kind: str) -> None:
+    fake.inject(venue=venue, kind=kind, count=2, path_contains=CANDLE_PATH[venue])  # type: ignore[arg-type]
+    got, expected = _fetch_candles(fake, market, venue)
+    _assert_same_rows(got, expected, "candles")
+    assert len(fake.requests_to(CANDLE_PATH[venue])) == 3
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+def test_timeout_is_retried(fake: FakeExchange, market: SyntheticMarket, venue: str) -> None:
+    fake.inject(venue=venue, kind="timeout", count=1, path_contains=CANDLE_PATH[venue], delay_s=0.8)
+    got, expected = _fetch_candles(fake, market, venue, timeout_ms=400)
+    _assert_same_rows(got, expected, "candles")
+    time.sleep(0.6)  # the timed-out request is recorded when the server finally answers it
+    assert sorted(str(r.fault) for r in fake.requests_to(CANDLE_PATH[venue])) == ["None", "timeout"]
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+def test_empty_page_is_a_gap_not_an_error(fake: FakeExchange, market: SyntheticMarket, venue: str) -> None:
+    fake.inject(venue=venue, kind="empty", count=1, path_contains=CANDLE_PATH[venue])
+    got, expected = _fetch_candles(fake, market, venue)
+    assert got.num_rows == 0 < expected.num_rows  # one page covers the window: the validator reports the gap
+    assert len(fake.requests_to(CANDLE_PATH[venue])) == 1
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+def test_row_faults_pass_through_for_validation(fake: FakeExchange, market: SyntheticMarket, venue: str) -> None:
+    fake.inject(venue=venue, kind="gap", count=1, path_contains=CANDLE_PATH[venue], rows=3)
+    fake.inject(venue=venue, kind="duplicate", count=1, path_contains=CANDLE_PATH[venue], rows=2)
+    got, expected = _fetch_candles(fake, market, venue, page_limits={"candles": 60})
+    assert got.num_rows == expected.num_rows - 3 + 2
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+def test_venue_down_raises_source_error_after_max_attempts(
+    fake: FakeExchange, market: SyntheticMarket, venue: str
+) -> None:
+    fake.inject(venue=venue, kind="down", count=None)
+    start, end = _window(market, hours=1)
+    with pytest.raises(SourceError):
+        _source(fake, venue).fetch("funding_rates", SYMBOL, start, end, exchange=venue)
+    assert len(fake.requests) == 3  # max_attempts of market loading, then give up
+
+
+def test_connection_refused_raises_source_error(market: SyntheticMarket) -> None:
+    closed = FakeExchange(market).start()
+    url = closed.base_url
+    closed.stop()
+    src = OkxSource(base_url=url, timeout_ms=500, retry={"max_attempts": 2, "base_delay_s": 0.01}, rate_limit=False)
+    start, end = _window(market, hours=1)
+    with pytest.raises(SourceError):
+        src.fetch("candles", SYMBOL, start, end, exchange="okx")
