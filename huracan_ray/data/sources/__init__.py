@@ -1,4 +1,4 @@
-"""Data sources and their registry: ``build_source("binance" | "bybit" | "okx" | "synthetic", **config)``."""
+"""Data sources and their registry: ``build_source(name, **config)``; see ``SOURCES`` for the names."""
 
 from huracan_ray.data.sources.base import (
     SOURCES,
@@ -11,6 +11,8 @@ from huracan_ray.data.sources.base import (
     register_source,
 )
 from huracan_ray.data.sources.ccxt_source import CcxtSource
+from huracan_ray.data.sources.files import FileSource
+from huracan_ray.data.sources.sentiment import SentimentSource
 from huracan_ray.data.sources.synthetic import SyntheticSource
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "BaseSource",
     "CcxtSource",
     "DataKind",
+    "FileSource",
+    "SentimentSource",
     "Source",
     "SourceError",
     "SyntheticSource",

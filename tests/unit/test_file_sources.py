@@ -1,0 +1,204 @@
+"""The ``file`` source: each layout (Binance dump, freqtrade feather/json, generic CSV/Parquet) to the Brain schema."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+import pytest
+
+from huracan_ray.brain.tables import table_spec
+from huracan_ray.data.sources.base import SOURCES, SourceError, build_source
+from huracan_ray.data.sources.files import FileSource, infer_symbol, parse_file_name, to_utc_timestamps
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "market"
+PERP = FIXTURES / "xrp_usdt_usdt_1h_futures.csv"  # XRP/USDT:USDT, 1h, 100 bars from 2021-11-17T01:00Z
+SPOT = FIXTURES / "xrp_eth_5m.csv"  # XRP/ETH, 5m, 60 bars from 2019-10-11T00:00Z
+OHLCV = ["open", "high", "low", "close", "volume"]
+ALL_TIME = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+
+def _real(path: Path = PERP) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    frame["ts"] = pd.to_datetime(frame["timestamp_utc"], utc=True).dt.as_unit("us")
+    return frame
+
+
+def _ms(frame: pd.DataFrame) -> list[int]:
+    return (frame["ts"].astype("int64") // 1000).tolist()
+
+
+def _fetch(source: FileSource, symbol: str, window: tuple[datetime, datetime] = ALL_TIME, exchange: str = "binance"):
+    return source.fetch("candles", symbol, *window, exchange=exchange)
+
+
+def _assert_rows(got: pa.Table, want: pd.DataFrame) -> None:
+    assert got.column_names == table_spec("candles").input_schema().names
+    assert got.schema.field("timestamp").type == pa.timestamp("us", tz="UTC")
+    assert got.column("timestamp").to_pylist() == [t.to_pydatetime() for t in want["ts"]]
+    for col in OHLCV:
+        assert got.column(col).to_pylist() == pytest.approx(want[col].tolist(), rel=1e-12), col
+
+
+def _binance_rows(frame: pd.DataFrame, unit: str = "ms") -> list[list[object]]:
+    scale = 1000 if unit == "us" else 1
+    rows = []
+    for t, (_, r) in zip(_ms(frame), frame.iterrows(), strict=True):
+        close_time = (t + 3_599_999) * scale
+        rows.append([t * scale, r.open, r.high, r.low, r.close, r.volume, close_time, 1.0, 10, 0.5, 0.5, 0])
+    return rows
+
+
+def test_registered_and_buildable() -> None:
+    assert SOURCES["file"] is FileSource
+    source = build_source("file", path=str(PERP), symbol="XRP/USDT:USDT")
+    assert isinstance(source, FileSource)
+
+
+def test_generic_csv_round_trips_real_candles() -> None:
+    want = _real()
+    got = _fetch(FileSource(path=PERP, symbol="XRP/USDT:USDT", exchange="binance"), "XRP/USDT:USDT")
+    _assert_rows(got, want)
+    assert set(got.column("timeframe").to_pylist()) == {"1h"}  # inferred from the bar spacing
+    assert set(got.column("source").to_pylist()) == {"file:xrp_usdt_usdt_1h_futures.csv"}
+    assert set(got.column("exchange").to_pylist()) == {"binance"}
+    assert set(got.column("symbol").to_pylist()) == {"XRP/USDT:USDT"}
+
+
+def test_window_is_half_open() -> None:
+    want = _real()
+    start = want["ts"].iloc[10].to_pydatetime()
+    got = _fetch(FileSource(path=PERP, symbol="XRP/USDT:USDT"), "XRP/USDT:USDT", (start, start + timedelta(hours=5)))
+    _assert_rows(got, want.iloc[10:15])
+
+
+@pytest.mark.parametrize(("unit", "header"), [("ms", False), ("ms", True), ("us", False), ("us", True)])
+def test_binance_dump_ms_and_us(tmp_path: Path, unit: str, header: bool) -> None:
+    want = _real().iloc[:24]
+    path = tmp_path / "XRPUSDT-1h-2021-11.csv"
+    frame = pd.DataFrame(_binance_rows(want, unit))
+    frame.to_csv(
+        path,
+        index=False,
+        header=[
+            "open_time",
+            *OHLCV,
+            "close_time",
+            "quote_volume",
+            "count",
+            "taker_buy_volume",
+            "taker_buy_quote_volume",
+            "ignore",
+        ]
+        if header
+        else False,
+    )
+    source = FileSource(path=tmp_path, symbol={"XRPUSDT": "XRP/USDT:USDT"}, exchange="binance")
+    got = _fetch(source, "XRP/USDT:USDT")
+    _assert_rows(got, want)
+    assert set(got.column("timeframe").to_pylist()) == {"1h"}  # from the dump's name
+
+
+def test_binance_zipped_dumps_in_a_directory(tmp_path: Path) -> None:
+    want = _real()
+    for i, part in enumerate((want.iloc[:50], want.iloc[50:])):
+        name = f"XRPUSDT-1h-2021-11-{17 + i:02d}"
+        csv = pd.DataFrame(_binance_rows(part)).to_csv(index=False, header=False)
+        with zipfile.ZipFile(tmp_path / f"{name}.zip", "w") as archive:
+            archive.writestr(f"{name}.csv", csv)
+    got = _fetch(FileSource(path=str(tmp_path / "*.zip"), symbol={"XRPUSDT-*": "XRP/USDT:USDT"}), "XRP/USDT:USDT")
+    _assert_rows(got, want)
+
+
+def test_freqtrade_feather_and_json_infer_symbol_and_timeframe(tmp_path: Path) -> None:
+    perp, spot = _real(PERP), _real(SPOT)
+    feather.write_feather(
+        pa.Table.from_pandas(perp[["ts", *OHLCV]].rename(columns={"ts": "date"}), preserve_index=False),
+        str(tmp_path / "XRP_USDT_USDT-1h-futures.feather"),
+    )
+    rows = [[t, *r] for t, r in zip(_ms(spot), spot[OHLCV].itertuples(index=False), strict=True)]
+    (tmp_path / "XRP_ETH-5m.json").write_text(json.dumps([list(map(float, r)) for r in rows]))
+    feather.write_feather(  # a mark-price file: not the traded price, never served as candles
+        pa.Table.from_pandas(perp[["ts", *OHLCV]].rename(columns={"ts": "date"}), preserve_index=False),
+        str(tmp_path / "XRP_USDT_USDT-1h-mark.feather"),
+    )
+    source = FileSource(path=tmp_path, exchange="binance")
+    got = _fetch(source, "XRP/USDT:USDT")
+    _assert_rows(got, perp)
+    assert set(got.column("timeframe").to_pylist()) == {"1h"}
+    assert set(got.column("source").to_pylist()) == {"file:XRP_USDT_USDT-1h-futures.feather"}
+    got = _fetch(source, "XRP/ETH")
+    _assert_rows(got, spot)
+    assert set(got.column("timeframe").to_pylist()) == {"5m"}
+
+
+def test_generic_parquet_with_epoch_seconds(tmp_path: Path) -> None:
+    want = _real(SPOT)
+    frame = want[OHLCV].assign(timestamp=[t // 1000 for t in _ms(want)])
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "xrpeth.parquet")
+    got = _fetch(FileSource(path=tmp_path / "xrpeth.parquet", symbol="XRP/ETH", timeframe="5m"), "XRP/ETH")
+    _assert_rows(got, want)
+
+
+def test_unit_detection_by_magnitude() -> None:
+    t = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    s = int(t.timestamp())
+    values = pd.Series([s, s * 1000, s * 1_000_000, s * 1_000_000_000])
+    assert [v.to_pydatetime() for v in to_utc_timestamps(values)] == [t] * 4
+    iso = to_utc_timestamps(pd.Series(["2025-03-01T12:00:00Z", "2025-03-01 12:00:00", "garbage"]))
+    assert iso.iloc[0] == iso.iloc[1] == pd.Timestamp(t) and pd.isna(iso.iloc[2])
+
+
+@pytest.mark.parametrize(
+    ("name", "token", "timeframe", "symbol"),
+    [
+        ("BTC_USDT_USDT-1m-futures.feather", "BTC_USDT_USDT", "1m", "BTC/USDT:USDT"),
+        ("ETH_BTC-5m.json", "ETH_BTC", "5m", "ETH/BTC"),
+        ("BTCUSDT-1m-2025-01.zip", "BTCUSDT", "1m", None),
+        ("BTCUSDT-1h-2025-01-31.csv", "BTCUSDT", "1h", None),
+        ("candles.csv", None, None, None),
+    ],
+)
+def test_file_name_inference(name: str, token: str | None, timeframe: str | None, symbol: str | None) -> None:
+    got_token, got_tf, _ = parse_file_name(name)
+    assert (got_token, got_tf, infer_symbol(got_token)) == (token, timeframe, symbol)
+
+
+def test_other_kinds_and_unknown_symbols_are_source_errors(tmp_path: Path) -> None:
+    source = FileSource(path=PERP, symbol="XRP/USDT:USDT")
+    with pytest.raises(SourceError, match="only candles"):
+        source.fetch("funding_rates", "XRP/USDT:USDT", *ALL_TIME, exchange="binance")
+    with pytest.raises(SourceError, match=r"no .*candle file for BTC/USDT:USDT.*symbols found: XRP/USDT:USDT"):
+        _fetch(source, "BTC/USDT:USDT")
+    with pytest.raises(SourceError, match="holds binance candles, not okx"):
+        _fetch(FileSource(path=PERP, symbol="XRP/USDT:USDT", exchange="binance"), "XRP/USDT:USDT", exchange="okx")
+    with pytest.raises(SourceError, match="does not exist"):
+        _fetch(FileSource(path=tmp_path / "nope.csv", symbol="X/Y"), "X/Y")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("bad.csv", "when,open,high,low,close,volume\n1,2,3,4,5,6\n", "no time column"),
+        ("bad.csv", "timestamp,open,high,low,close\n2024-01-01,1,2,0.5,1.5\n", r"missing column\(s\) volume"),
+        ("bad.csv", "timestamp,open,high,low,close,volume\nnot-a-time,1,2,0.5,1.5,3\n", "parses as a time"),
+        ("bad.csv", "timestamp,open,high,low,close,volume\n2024-01-01,one,2,0.5,1.5,3\n", "'open' is not numeric"),
+        ("bad.csv", "1704067200000,1,2,3\n", "expected at least 6"),
+        ("BAD_USDT-1m.json", '{"not": "a list"}', "expected a JSON list"),
+        ("BAD_USDT-1m.json", "[[1704067200000, 1, 2]]", "fewer than 6 values"),
+        ("BAD_USDT-1m.json", "[[1704067200000, 1, 2, 0.5, 1.5, 3", "unreadable"),
+        ("BAD_USDT-1m.feather", "not arrow at all", "unreadable"),
+    ],
+)
+def test_malformed_file_names_file_and_problem(tmp_path: Path, name: str, content: str, problem: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(SourceError, match=problem) as info:
+        _fetch(FileSource(path=path, symbol="BAD/USDT", timeframe="1m"), "BAD/USDT", exchange="binance")
+    assert str(path) in str(info.value)
