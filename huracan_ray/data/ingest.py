@@ -33,6 +33,7 @@ from pydantic import Field, field_validator, model_validator
 
 from huracan_ray.brain import Brain
 from huracan_ray.config import FrozenConfig
+from huracan_ray.data.fallback import VenueSources, fetch_unit
 from huracan_ray.data.ingest_results import (
     ENVELOPE_SCHEMA,
     BrainWriter,
@@ -40,15 +41,11 @@ from huracan_ray.data.ingest_results import (
     SeriesReport,
     decode,
     encode,
+    served_by,
 )
-from huracan_ray.data.sources import DataKind, SourceError, build_source
-from huracan_ray.data.validation import (
-    SeriesFragment,
-    ValidationConfig,
-    ValidationResult,
-    failed_chunk,
-    validate_chunk,
-)
+from huracan_ray.data.resume import Served, pending_units, resolutions
+from huracan_ray.data.sources import SOURCES, DataKind
+from huracan_ray.data.validation import SeriesFragment, ValidationConfig, ValidationResult
 from huracan_ray.data.validation_series import coverage, series_issues
 
 __all__ = ["IngestConfig", "IngestReport", "IngestUnit", "SeriesReport", "plan_units", "run_ingest"]
@@ -68,6 +65,12 @@ class IngestConfig(FrozenConfig):
     source: str = "synthetic"
     source_config: dict[str, Any] = Field(default_factory=dict)
     """Plain keyword arguments of the source factory (rebuilt in every worker)."""
+    source_configs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per-venue overrides of ``source_config`` (e.g. each venue's own ``base_url``); see :mod:`~.fallback`."""
+    fallbacks: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Venue -> alternative venues tried in order when its fetch fails (``{"binance": ("bybit",)}``)."""
+    resume: bool = False
+    """Skip units the Brain already holds (:mod:`~.resume`); the CLI turns it on unless ``--force``."""
     symbols: tuple[str, ...] = _DEFAULT_SYMBOLS
     exchanges: tuple[str, ...] = ("binance", "bybit")
     kinds: tuple[DataKind, ...] = tuple(DataKind)
@@ -99,6 +102,10 @@ class IngestConfig(FrozenConfig):
             raise ValueError("need at least one symbol and one kind")
         if not self.exchanges and any(k.has_exchange for k in self.kinds):
             raise ValueError("exchange kinds need at least one exchange")
+        named = {self.source, *self.source_configs, *(v for vs in self.fallbacks.values() for v in vs)}
+        unknown = sorted(n for n in named if n not in SOURCES)
+        if unknown:
+            raise ValueError(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(sorted(SOURCES))}")
         return self
 
 
@@ -145,26 +152,29 @@ def plan_units(config: IngestConfig) -> list[IngestUnit]:
 
 
 class _UnitWorker:
-    """Ray Data actor: build the source once, then fetch and validate one unit per row."""
+    """Ray Data actor: build each venue's source once, then fetch (with fallbacks) and validate units."""
 
-    def __init__(self, source: str, source_config: dict[str, Any], validation: dict[str, Any]) -> None:
-        self._source = build_source(source, **source_config)
+    def __init__(
+        self,
+        source: str,
+        source_config: dict[str, Any],
+        validation: dict[str, Any],
+        source_configs: dict[str, dict[str, Any]] | None = None,
+        fallbacks: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        self._sources = VenueSources(source, source_config, source_configs or {})
+        self._fallbacks = {k: tuple(v) for k, v in (fallbacks or {}).items()}
         self._config = ValidationConfig.model_validate(validation)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        rows = [encode(self._process(IngestUnit.from_item(item))) for item in batch.to_pylist()]
+        rows = []
+        for item in batch.to_pylist():
+            fetched = fetch_unit(self._sources, IngestUnit.from_item(item), self._fallbacks, self._config)
+            rows.append(encode(fetched.result, fetched.served_by))
         return pa.Table.from_pylist(rows, schema=ENVELOPE_SCHEMA)
 
-    def _process(self, unit: IngestUnit) -> ValidationResult:
-        where = {"exchange": unit.exchange, "symbol": unit.symbol, "start": unit.start, "end": unit.end}
-        try:
-            table = self._source.fetch(unit.kind, unit.symbol, unit.start, unit.end, exchange=unit.exchange)
-        except SourceError as exc:  # the venue failed us; anything else is a bug and fails the ingest
-            return failed_chunk(unit.kind, **where, error=f"{type(exc).__name__}: {exc}", config=self._config)
-        return validate_chunk(unit.kind, table, **where, config=self._config)
 
-
-def _results(units: list[IngestUnit], config: IngestConfig, quiet: bool) -> Iterator[ValidationResult]:
+def _results(units: list[IngestUnit], config: IngestConfig, quiet: bool) -> Iterator[tuple[ValidationResult, str]]:
     """Yield each unit's validation result as Ray workers finish them (completion order)."""
     import ray.data
 
@@ -176,6 +186,8 @@ def _results(units: list[IngestUnit], config: IngestConfig, quiet: bool) -> Iter
             "source": config.source,
             "source_config": dict(config.source_config),
             "validation": config.validation.model_dump(),
+            "source_configs": {k: dict(v) for k, v in config.source_configs.items()},
+            "fallbacks": {k: tuple(v) for k, v in config.fallbacks.items()},
         },
         batch_size=per,
         batch_format="pyarrow",
@@ -187,7 +199,7 @@ def _results(units: list[IngestUnit], config: IngestConfig, quiet: bool) -> Iter
         ds.context.print_on_execution_start = False
     for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
         for row in batch.to_pylist():
-            yield decode(row)
+            yield decode(row), served_by(row)
 
 
 @dataclass
@@ -217,10 +229,20 @@ class _Ingest:
         self.tallies: dict[tuple[str, str, str], _Tally] = defaultdict(_Tally)
         self.fragments: dict[tuple[str, str, str], list[SeriesFragment]] = defaultdict(list)
         self.issue_counts: dict[tuple[str, str, str], dict[str, int]] = defaultdict(dict)
+        self.served: dict[tuple[str, str, str], list[Served]] = defaultdict(list)
+        self.found: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+        self.skipped: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.resolved: dict[tuple[str, str, str], int] = defaultdict(int)
 
-    def add(self, result: ValidationResult) -> None:
+    def skip(self, unit: IngestUnit) -> None:
+        """Count a unit skipped because the Brain already holds it."""
+        self.skipped[(str(unit.kind), unit.exchange, unit.symbol)] += 1
+
+    def add(self, result: ValidationResult, venue: str = "") -> None:
         f = result.fragment
         key = (f.kind, f.exchange, f.symbol)
+        if venue:
+            self.served[key].append((f.start_us, f.end_us, venue))
         self.tallies[key].add(result)
         self.fragments[key].append(f)
         self.writer.add(f.kind, key, result.good)
@@ -231,6 +253,7 @@ class _Ingest:
         counts = self.issue_counts[key]
         for issue_type in issues.column("issue_type").to_pylist():
             counts[issue_type] = counts.get(issue_type, 0) + 1
+        self.found[key].update(issues.column("issue_id").to_pylist())
         self.writer.add("data_quality_logs", key, issues)
 
     def finish(self) -> None:
@@ -240,6 +263,12 @@ class _Ingest:
                 parts, threshold=v.coverage_threshold, critical=v.critical_coverage, stale_bars=v.stale_bars
             )
             self._issues(key, found)
+        self.writer.flush("data_quality_logs")  # this run's issues first: resolutions read what is open
+        for key, served in sorted(self.served.items()):
+            venues = {lo: venue for lo, _, venue in served}
+            fixed = resolutions(self.writer.brain, key, served, self.found[key], venues)
+            self.resolved[key] = fixed.num_rows
+            self.writer.add("data_quality_logs", key, fixed)
         self.writer.flush()
 
     def _series_report(self, key: tuple[str, str, str]) -> SeriesReport:
@@ -254,12 +283,14 @@ class _Ingest:
             issues=dict(sorted(self.issue_counts[key].items())),
             coverage=coverage(self.fragments[key]),
             versions=dict(sorted(self.writer.versions.get(key, {}).items())),
+            skipped=self.skipped.get(key, 0),
+            resolved=self.resolved.get(key, 0),
         )
 
     def report(self, units: int, seconds: float) -> IngestReport:
-        series = tuple(self._series_report(key) for key in sorted(self.tallies))
+        series = tuple(self._series_report(key) for key in sorted({*self.tallies, *self.skipped}))
         tables = [*(str(k) for k in self.config.kinds), "quarantine", "data_quality_logs"]
-        return IngestReport(series, units, seconds, self.writer.brain.versions(tables))
+        return IngestReport(series, units, seconds, self.writer.brain.versions(tables), sum(self.skipped.values()))
 
 
 def run_ingest(
@@ -273,15 +304,24 @@ def run_ingest(
 
     Runs on the current Ray cluster (Ray Data starts a local one if none is running). Calls
     ``progress(done_units, total_units)`` after each unit, and then silences Ray Data's own bars.
-    Idempotent: running it again with the same config and data changes no table.
+    Idempotent: running it again with the same config and data changes no table. With
+    ``config.resume`` units the Brain already holds are skipped (:mod:`~.resume`); failed fetches
+    fall back to ``config.fallbacks`` (:mod:`~.fallback`); open issues whose windows this run
+    backfilled are marked resolved.
     """
     started = time.perf_counter()
+    brain = Brain(brain_uri, storage_options)
     units = plan_units(config)
-    state = _Ingest(Brain(brain_uri, storage_options), config)
+    state = _Ingest(brain, config)
+    if config.resume:
+        units, skipped = pending_units(brain, units, config.validation.timeframe)
+        for unit in skipped:
+            state.skip(unit)
     if progress is not None:
         progress(0, len(units))
-    for done, result in enumerate(_results(units, config, quiet=progress is not None), start=1):
-        state.add(result)
+    results = _results(units, config, quiet=progress is not None) if units else iter(())
+    for done, (result, venue) in enumerate(results, start=1):
+        state.add(result, venue)
         if progress is not None:
             progress(done, len(units))
     state.finish()

@@ -17,7 +17,7 @@ import pyarrow as pa
 from huracan_ray.brain import Brain
 from huracan_ray.data.validation import SeriesFragment, ValidationResult
 
-__all__ = ["ENVELOPE_SCHEMA", "BrainWriter", "IngestReport", "SeriesReport", "decode", "encode"]
+__all__ = ["ENVELOPE_SCHEMA", "BrainWriter", "IngestReport", "SeriesReport", "decode", "encode", "served_by"]
 
 SeriesKey = tuple[str, str, str]  # (kind, exchange, symbol)
 
@@ -36,6 +36,7 @@ ENVELOPE_SCHEMA = pa.schema(
         ("rejected", pa.large_binary()),
         ("issues", pa.large_binary()),
         ("windows", pa.large_binary()),
+        ("served_by", pa.string()),
     ]
 )
 """One row per ingest unit: its series, window, counts and its four tables as Arrow IPC streams."""
@@ -52,14 +53,14 @@ def _table(payload: bytes) -> pa.Table:
     return pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
 
 
-def encode(result: ValidationResult) -> dict[str, Any]:
-    """Return ``result`` as one envelope row (a dict matching :data:`ENVELOPE_SCHEMA`)."""
+def encode(result: ValidationResult, served_by: str = "") -> dict[str, Any]:
+    """Return ``result`` (served by venue ``served_by``; "" when none) as one envelope row (:data:`ENVELOPE_SCHEMA`)."""
     f = result.fragment
     return {
         "kind": f.kind, "exchange": f.exchange, "symbol": f.symbol, "start_us": f.start_us, "end_us": f.end_us,
         "cadence_us": f.cadence_us, "expected": f.expected, "present": f.present,
         "dropped": result.duplicates_dropped, "good": _ipc(result.good), "rejected": _ipc(result.rejected),
-        "issues": _ipc(result.issues), "windows": _ipc(f.windows),
+        "issues": _ipc(result.issues), "windows": _ipc(f.windows), "served_by": served_by,
     }  # fmt: skip
 
 
@@ -72,6 +73,11 @@ def decode(row: dict[str, Any]) -> ValidationResult:
     return ValidationResult(
         _table(row["good"]), _table(row["rejected"]), _table(row["issues"]), row["dropped"], fragment
     )
+
+
+def served_by(row: dict[str, Any]) -> str:
+    """Return the venue that served an envelope row's unit ("" when its fetch failed everywhere)."""
+    return row.get("served_by") or ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,10 @@ class SeriesReport:
     coverage: float | None
     versions: dict[str, int]
     """Brain table -> the version that holds this series' rows (the last MERGE that carried some)."""
+    skipped: int = 0
+    """Units not fetched because the Brain already held them (incremental resume)."""
+    resolved: int = 0
+    """Earlier issues of this series marked resolved by this run (their window is now backfilled)."""
 
     @property
     def failed_units(self) -> int:
@@ -105,6 +115,8 @@ class IngestReport:
     units: int
     seconds: float
     table_versions: dict[str, int | None]
+    skipped: int = 0
+    """Units skipped because the Brain already held them (incremental resume)."""
 
     @property
     def totals(self) -> dict[str, int]:

@@ -1,0 +1,141 @@
+"""Fetch a unit from its venue, falling back to alternative venues when the venue fails us.
+
+Each venue gets its own source, built once per worker from plain config: a ccxt venue
+(``binance``, ``bybit``, ``okx``) is served by the ccxt source of that name, configured by
+``source_configs[venue]`` (e.g. its own ``base_url``); any other source (``synthetic``) serves every
+venue itself. When the unit's venue raises :class:`~huracan_ray.data.sources.SourceError` after its
+retries, each fallback venue is tried in order for the same window.
+
+Rows a fallback serves are written under the ORIGINAL exchange key (``exchange`` column rewritten)
+so the series stays complete for the features and models reading it; the ``source`` column
+records who really served them (``"bybit (fallback for binance)"``) and a ``fallback_used`` warning
+is logged. When every venue fails the window is ``degraded`` (critical), next to its
+``fetch_failed``. Choice documented: provenance over purity — a model trained on binance candles may
+see some bybit bars, always marked and logged, rather than a hole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from huracan_ray.data.records import CRITICAL, WARNING, Issue, issues_table
+from huracan_ray.data.sources import DataKind, Source, SourceError, build_source
+from huracan_ray.data.sources.ccxt_venues import VENUES
+from huracan_ray.data.validation import ValidationConfig, ValidationResult, failed_chunk, validate_chunk
+
+__all__ = ["Fetched", "VenueSources", "fallback_label", "fetch_unit", "venue_source"]
+
+FALLBACK_USED, DEGRADED = "fallback_used", "degraded"
+
+
+def venue_source(
+    source: str, source_config: Mapping[str, Any], source_configs: Mapping[str, Mapping[str, Any]], venue: str
+) -> tuple[str, dict[str, Any]]:
+    """Return (source name, factory kwargs) that serve ``venue``.
+
+    A ccxt ingest (``source`` is a ccxt venue or ``"ccxt"``) serves each venue with that venue's ccxt
+    source; any other source serves every venue. ``source_configs[venue]`` overrides ``source_config``.
+    """
+    config = dict(source_configs.get(venue, source_config))
+    if (source in VENUES or source == "ccxt") and venue in VENUES:
+        return venue, config
+    return source, config
+
+
+def fallback_label(venue: str, original: str) -> str:
+    """Return the provenance of rows ``venue`` served for ``original``: ``"bybit (fallback for binance)"``."""
+    return f"{venue} (fallback for {original})"
+
+
+class VenueSources:
+    """Build (lazily) and keep one source per venue."""
+
+    def __init__(
+        self, source: str, source_config: Mapping[str, Any], source_configs: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        """Store the plain config; build nothing yet."""
+        self._spec = (source, dict(source_config), {k: dict(v) for k, v in source_configs.items()})
+        self._built: dict[str, Source] = {}
+
+    def get(self, venue: str) -> Source:
+        """Return the source serving ``venue`` (built on first use)."""
+        if venue not in self._built:
+            name, config = venue_source(*self._spec, venue)
+            self._built[venue] = build_source(name, **config)
+        return self._built[venue]
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The validated result of one unit and the venue that served it ("" when none did)."""
+
+    result: ValidationResult
+    served_by: str
+
+
+def _relabel(table: pa.Table, exchange: str, label: str) -> pa.Table:
+    """Return ``table`` keyed under ``exchange`` with ``source`` set to ``label``."""
+    for name, value in (("exchange", exchange), ("source", label)):
+        if name in table.column_names:
+            i = table.column_names.index(name)
+            table = table.set_column(i, table.schema.field(i), pa.array([value] * table.num_rows, pa.string()))
+    return table
+
+
+def _with_issue(result: ValidationResult, issues: pa.Table) -> ValidationResult:
+    return ValidationResult(
+        result.good, result.rejected, pa.concat_tables([result.issues, issues]), result.duplicates_dropped,
+        result.fragment,
+    )  # fmt: skip
+
+
+def _us(unit: Any) -> tuple[int, int]:
+    """Return the unit's window as µs since the epoch."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return (unit.start - epoch) // timedelta(microseconds=1), (unit.end - epoch) // timedelta(microseconds=1)
+
+
+def _try_fallbacks(sources: VenueSources, unit: Any, venues: tuple[str, ...]) -> tuple[pa.Table | None, str, list[str]]:
+    """Return (rows, venue) from the first fallback venue that serves ``unit``, and the errors of the others."""
+    errors: list[str] = []
+    for venue in venues:
+        try:
+            table = sources.get(venue).fetch(unit.kind, unit.symbol, unit.start, unit.end, exchange=venue)
+        except SourceError as exc:
+            errors.append(f"{venue}: {type(exc).__name__}: {exc}")
+            continue
+        return _relabel(table, unit.exchange, fallback_label(venue, unit.exchange)), venue, errors
+    return None, "", errors
+
+
+def fetch_unit(
+    sources: VenueSources, unit: Any, fallbacks: Mapping[str, tuple[str, ...]], config: ValidationConfig
+) -> Fetched:
+    """Fetch and validate ``unit`` from its venue, else from its fallback venues, else mark it failed."""
+    kind = DataKind(unit.kind)
+    where = {"exchange": unit.exchange, "symbol": unit.symbol, "start": unit.start, "end": unit.end}
+    venue = unit.exchange if kind.has_exchange else ""
+    try:
+        table = sources.get(venue).fetch(kind, unit.symbol, unit.start, unit.end, exchange=unit.exchange)
+        return Fetched(validate_chunk(kind, table, **where, config=config), venue or "source")
+    except SourceError as exc:  # the venue failed us; anything else is a bug and fails the ingest
+        error = f"{type(exc).__name__}: {exc}"
+    alternatives = tuple(fallbacks.get(venue, ())) if venue else ()
+    lo, hi = _us(unit)
+    if not alternatives:
+        return Fetched(failed_chunk(kind, **where, error=error, config=config), "")
+    table, served, errors = _try_fallbacks(sources, unit, alternatives)
+    if table is not None:
+        note = f"{venue} failed ({error}); window served by {fallback_label(served, venue)}"
+        issue = Issue(FALLBACK_USED, WARNING, lo, hi, note)
+        result = validate_chunk(kind, table, **where, config=config)
+        return Fetched(_with_issue(result, issues_table(str(kind), venue, unit.symbol, [issue])), served)
+    note = f"{venue} and every fallback ({', '.join(alternatives)}) failed: " + "; ".join(errors)
+    issue = Issue(DEGRADED, CRITICAL, lo, hi, note)
+    failed = failed_chunk(kind, **where, error=error, config=config)
+    return Fetched(_with_issue(failed, issues_table(str(kind), venue, unit.symbol, [issue])), "")

@@ -1,0 +1,142 @@
+"""Incremental ingest: skip what the Brain already holds, and resolve issues a later fetch fixed.
+
+A candle unit is complete when the Brain holds every bar of its window (each slot of the
+timeframe's epoch-aligned clock in ``[start, end)``) for its exchange, symbol and timeframe;
+other kinds are complete when the Brain holds any row of the window (their venues' clocks are
+irregular). Complete units are skipped unless forced, so a killed ingest re-run fetches only what
+is missing, and MERGE on the primary key writes each row exactly once.
+
+An earlier ``fetch_failed``, ``degraded``, ``gap``, ``low_coverage`` or ``fallback_used`` issue
+whose window this run fetched whole, and which this run did not find again, is MERGEd back with
+``resolved=True`` and ``; backfilled from <venue>`` appended to its details (the daily summary
+parses that phrase).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pds
+
+from huracan_ray.brain import Brain
+from huracan_ray.data.records import ISSUES_SCHEMA
+from huracan_ray.data.sources import DataKind
+from huracan_ray.data.validation import parse_timeframe
+
+__all__ = ["RESOLVABLE", "Served", "complete_units", "pending_units", "resolutions"]
+
+RESOLVABLE: tuple[str, ...] = ("fetch_failed", "degraded", "gap", "low_coverage", "fallback_used")
+"""Issue types a later successful fetch of their whole window resolves."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Served = tuple[int, int, str]
+"""A window ``[start_us, end_us)`` fetched this run and the venue that served it."""
+
+
+def _us(value: datetime) -> int:
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def expected_bars(start: datetime, end: datetime, timeframe: str) -> int:
+    """Return the slots of the ``timeframe`` clock (epoch-aligned) in ``[start, end)``."""
+    cadence = parse_timeframe(timeframe) // timedelta(microseconds=1)
+    return -(-_us(end) // cadence) - -(-_us(start) // cadence)
+
+
+def _held(brain: Brain, kind: DataKind, exchange: str, symbols: list[str], start: datetime, end: datetime,
+          timeframe: str) -> dict[str, np.ndarray]:  # fmt: skip
+    """Return {symbol: sorted unique µs timestamps the Brain holds} for one kind and exchange."""
+    expr = None
+    if kind is DataKind.CANDLES:
+        expr = pds.field("timeframe").cast(pa.string()) == pa.scalar(timeframe, pa.string())
+    table = brain.read(
+        str(kind), symbol=symbols, exchange=exchange if kind.has_exchange else None, start=start, end=end,
+        columns=["timestamp", "symbol"], filter=expr,
+    )  # fmt: skip
+    ts = table.column("timestamp").cast(pa.int64()).to_numpy()
+    sym = np.asarray(table.column("symbol").cast(pa.string()).to_pylist(), dtype=object)
+    return {s: np.unique(ts[sym == s]) for s in symbols}
+
+
+def _is_complete(unit: Any, held: np.ndarray, timeframe: str) -> bool:
+    lo, hi = np.searchsorted(held, [_us(unit.start), _us(unit.end)])
+    count = int(hi - lo)
+    if DataKind(unit.kind) is DataKind.CANDLES:
+        expected = expected_bars(unit.start, unit.end, timeframe)
+        return expected > 0 and count >= expected
+    return count > 0
+
+
+def complete_units(brain: Brain, units: Sequence[Any], timeframe: str) -> set[Any]:
+    """Return the units whose windows the Brain already holds (see the module docstring)."""
+    groups: dict[tuple[DataKind, str], list[Any]] = defaultdict(list)
+    for unit in units:
+        groups[(DataKind(unit.kind), unit.exchange)].append(unit)
+    done: set[Any] = set()
+    for (kind, exchange), members in groups.items():
+        symbols = sorted({u.symbol for u in members})
+        start, end = min(u.start for u in members), max(u.end for u in members)
+        held = _held(brain, kind, exchange, symbols, start, end, timeframe)
+        done.update(u for u in members if _is_complete(u, held[u.symbol], timeframe))
+    return done
+
+
+def pending_units(brain: Brain, units: Sequence[Any], timeframe: str) -> tuple[list[Any], list[Any]]:
+    """Return (units still to fetch, units skipped as complete), each in plan order."""
+    done = complete_units(brain, units, timeframe)
+    return [u for u in units if u not in done], [u for u in units if u in done]
+
+
+def _merge(served: Iterable[Served]) -> list[Served]:
+    """Return the served windows sorted, adjacent ones joined (the first venue names the joined window)."""
+    out: list[Served] = []
+    for lo, hi, venue in sorted(served):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(hi, out[-1][1]), out[-1][2])
+        else:
+            out.append((lo, hi, venue))
+    return out
+
+
+def _covering_venue(windows: list[Served], lo: int, hi: int) -> str | None:
+    for start, end, venue in windows:
+        if start <= lo and hi <= end:
+            return venue
+    return None
+
+
+def resolutions(
+    brain: Brain, key: tuple[str, str, str], served: Iterable[Served], found_ids: set[str], venues: dict[int, str]
+) -> pa.Table:
+    """Return the open issues of series ``key`` this run backfilled, as resolved ``data_quality_logs`` rows.
+
+    ``served`` are the windows fetched whole this run; ``found_ids`` the issue ids this run logged
+    (an issue found again stays open); ``venues`` maps a unit's start (µs) to the venue that served it.
+    """
+    windows = _merge(served)
+    if not windows:
+        return ISSUES_SCHEMA.empty_table()
+    kind, exchange, symbol = key
+    expr = (pds.field("data_kind").cast(pa.string()) == pa.scalar(kind, pa.string())) & ~pds.field("resolved")
+    logs = brain.read(
+        "data_quality_logs", symbol=symbol, exchange=exchange, filter=expr,
+        start=datetime.fromtimestamp(windows[0][0] / 1e6, UTC), end=datetime.fromtimestamp(windows[-1][1] / 1e6, UTC),
+    )  # fmt: skip
+    logs = logs.filter(pc.is_in(logs.column("issue_type"), pa.array(RESOLVABLE)))
+    rows = []
+    for row in logs.to_pylist():
+        if row["window_start"] is None or row["window_end"] is None:
+            continue
+        lo, hi = _us(row["window_start"]), _us(row["window_end"])
+        venue = _covering_venue(windows, lo, hi)
+        if row["issue_id"] in found_ids or venue is None:
+            continue
+        venue = venues.get(lo, venue)
+        rows.append({**row, "resolved": True, "details": f"{row['details']}; backfilled from {venue}"})
+    return pa.Table.from_pylist([{n: r[n] for n in ISSUES_SCHEMA.names} for r in rows], schema=ISSUES_SCHEMA)

@@ -1,0 +1,124 @@
+"""Incremental resume without Ray: complete windows are skipped, backfilled issues resolved; kill -9 then re-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from huracan_ray.brain import Brain
+from huracan_ray.cli_ingest import build_config, parse_kinds
+from huracan_ray.data.ingest import IngestConfig, IngestUnit, plan_units
+from huracan_ray.data.records import CRITICAL, Issue, issues_table
+from huracan_ray.data.resume import expected_bars, pending_units, resolutions
+from huracan_ray.data.sources import DataKind, SyntheticSource
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+SYMBOL = "BTC/USDT:USDT"
+
+
+def _config(days: int = 3, kinds: tuple[DataKind, ...] = (DataKind.CANDLES, DataKind.FUNDING_RATES)) -> IngestConfig:
+    return IngestConfig(start=START, end=START + timedelta(days=days), symbols=(SYMBOL,), exchanges=("binance",),
+                        kinds=kinds, source_config={"days": days}, resume=True)  # fmt: skip
+
+
+def _write_day(brain: Brain, kind: DataKind, day: int, drop: int = 0) -> None:
+    lo = START + timedelta(days=day)
+    rows = SyntheticSource(days=3).fetch(kind, SYMBOL, lo, lo + timedelta(days=1), exchange="binance")
+    brain.write(str(kind), rows.slice(drop))
+
+
+def test_expected_bars_follow_the_epoch_clock() -> None:
+    assert expected_bars(START, START + timedelta(days=1), "1m") == 1440
+    assert expected_bars(START, START + timedelta(days=1), "1h") == 24
+    assert expected_bars(START + timedelta(seconds=30), START + timedelta(minutes=2), "1m") == 1
+
+
+def test_complete_windows_are_skipped_and_partial_ones_refetched(tmp_brain_uri: str) -> None:
+    brain = Brain(tmp_brain_uri)
+    _write_day(brain, DataKind.CANDLES, 0)  # complete
+    _write_day(brain, DataKind.CANDLES, 1, drop=5)  # 5 bars short: refetch
+    _write_day(brain, DataKind.FUNDING_RATES, 2)  # present
+    units = plan_units(_config())
+    todo, skipped = pending_units(brain, units, "1m")
+    assert {(str(u.kind), u.start) for u in skipped} == {
+        ("candles", START),
+        ("funding_rates", START + timedelta(days=2)),
+    }
+    assert len(todo) + len(skipped) == len(units) == 6
+    assert pending_units(brain, units, "5m")[1] == [skipped[1]]  # other timeframe: no candles held
+
+
+def test_an_issue_backfilled_later_is_resolved_once(tmp_brain_uri: str) -> None:
+    brain = Brain(tmp_brain_uri)
+    lo = int(START.timestamp() * 1e6)
+    hi = lo + 86_400_000_000
+    old = [
+        Issue("fetch_failed", CRITICAL, lo, hi, "fetch failed: down"),
+        Issue("degraded", CRITICAL, lo, hi, "all down"),
+    ]
+    brain.write("data_quality_logs", issues_table("candles", "binance", SYMBOL, old))
+    key = ("candles", "binance", SYMBOL)
+    fixed = resolutions(brain, key, [(lo, hi, "binance")], set(), {})
+    assert fixed.num_rows == 2 and all(fixed.column("resolved").to_pylist())
+    assert all(d.endswith("; backfilled from binance") for d in fixed.column("details").to_pylist())
+    assert resolutions(brain, key, [(lo, hi - 1, "binance")], set(), {}).num_rows == 0  # window not whole
+    brain.write("data_quality_logs", fixed)
+    assert resolutions(brain, key, [(lo, hi, "binance")], set(), {}).num_rows == 0  # already resolved
+
+
+def test_cli_config_maps_aliases_and_resume() -> None:
+    assert parse_kinds("candles,funding,oi,liquidations") == (
+        DataKind.CANDLES, DataKind.FUNDING_RATES, DataKind.OPEN_INTEREST, DataKind.LIQUIDATIONS)  # fmt: skip
+    with pytest.raises(ValueError, match="unknown kind"):
+        parse_kinds("candles,nope")
+    cfg = build_config("binance", "BTC/USDT:USDT", "candles", START, START + timedelta(days=1), base_url="http://x",
+                       fallback="bybit", force=True)  # fmt: skip
+    assert cfg.source == "binance" and cfg.source_config == {"base_url": "http://x"}
+    assert cfg.fallbacks == {"binance": ("bybit",)} and cfg.resume is False
+    assert IngestUnit.from_item(plan_units(cfg)[0].to_item()).exchange == "binance"
+
+
+def _cli(brain_uri: str, days: int, env: dict[str, str]) -> subprocess.Popen:
+    end = (START + timedelta(days=days)).date().isoformat()
+    args = [sys.executable, "-m", "huracan_ray.cli_ingest", "--exchange", "binance", "--symbols", SYMBOL,
+            "--kinds", "candles,oi", "--start", "2026-01-01", "--end", end, "--source", "synthetic",
+            "--brain", brain_uri, "--batch-rows", "1000"]  # fmt: skip
+    return subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+@pytest.mark.slow
+def test_a_killed_ingest_rerun_completes_the_data_exactly_once(tmp_path: Path) -> None:
+    days = 8
+    brain_uri = (tmp_path / "brain").as_uri()
+    env = {**os.environ, "RAY_TMPDIR": tempfile.mkdtemp(prefix="hk-", dir="/tmp"), "RAY_DEDUP_LOGS": "0"}
+    first = _cli(brain_uri, days, env)
+    log = tmp_path / "brain" / "candles" / "_delta_log" / "00000000000000000000.json"
+    deadline = time.monotonic() + 60
+    while not log.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if first.poll() is None:
+        os.killpg(first.pid, signal.SIGKILL)  # the CLI and the Ray processes it started, nothing else
+    first.wait(10)
+    brain = Brain(brain_uri)
+    killed = brain.count("candles")
+    second = _cli(brain_uri, days, env)
+    out = second.communicate(timeout=120)[0].decode()
+    assert second.returncode == 0, out[-2000:]
+    candles = brain.read("candles", columns=["timestamp"])
+    assert candles.num_rows == days * 1440 == pc.count_distinct(candles.column("timestamp")).as_py()
+    assert brain.count("open_interest") == days * 288
+    assert brain.count("quarantine") == 0 and brain.count("data_quality_logs") == 0
+    assert killed < days * 1440 or "skipped" in out
+    versions = brain.versions(["candles", "open_interest"])
+    assert Brain(brain_uri).versions(["candles", "open_interest"]) == versions
+    assert isinstance(candles, pa.Table)
