@@ -15,6 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from huracan_ray.cli_collect import app as _collect_app
+from huracan_ray.cli_ingest import ingest as _ingest_command
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -23,6 +26,10 @@ app = typer.Typer(
 )
 brain_app = typer.Typer(no_args_is_help=True, help="Inspect the Brain Library (Delta tables and artifacts).")
 app.add_typer(brain_app, name="brain")
+app.command("ingest", help="Ingest market data from a venue (ccxt), a file or the synthetic market into the Brain.")(
+    _ingest_command
+)
+app.add_typer(_collect_app, name="collect", help="Long-running collectors (liquidation streams).")
 quality_app = typer.Typer(no_args_is_help=True, help="Data-quality summaries from the Brain's data_quality_logs.")
 app.add_typer(quality_app, name="quality")
 
