@@ -5,17 +5,16 @@ Errors are one clear line on stderr and a non-zero exit; set ``HURACAN_DEBUG=1``
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from huracan_ray.cli_collect import app as _collect_app
+from huracan_ray.cli_errors import run_app
 from huracan_ray.cli_ingest import ingest as _ingest_command
 
 app = typer.Typer(
@@ -150,36 +149,8 @@ def quality_report(
 
 
 def main() -> None:
-    """Run the CLI, turning any error into one line on stderr and exit code 1 (2 for usage)."""
-    try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        print("huracan: aborted", file=sys.stderr)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except Exception as exc:
-        if os.environ.get("HURACAN_DEBUG"):
-            raise
-        print(f"huracan: error: {_one_line(exc)}", file=sys.stderr)
-        sys.exit(1)
-
-
-def _one_line(exc: Exception) -> str:
-    """Return the one line that says what went wrong."""
-    from pydantic import ValidationError
-
-    if isinstance(exc, ValidationError) and exc.errors():
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or exc.title
-        return f"invalid {exc.title} value for {where}: {first['msg']}"
-    if isinstance(exc, KeyError) and exc.args:
-        return str(exc.args[0])
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """Run the CLI, turning any error into one line on stderr and a non-zero exit."""
+    run_app(app)
 
 
 if __name__ == "__main__":

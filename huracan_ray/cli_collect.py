@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
+from huracan_ray.cli_errors import run_app
+
 __all__ = ["app", "collect_liquidations"]
 
 app = typer.Typer(no_args_is_help=True, help="Collect live market data into the Brain.")
@@ -100,5 +102,10 @@ def collect_liquidations(
         raise typer.Exit(1)  # something could not be written: say so in the exit code
 
 
+def main() -> None:
+    """Run the collector command with the CLI's one-line errors."""
+    run_app(app)
+
+
 if __name__ == "__main__":
-    app()
+    main()

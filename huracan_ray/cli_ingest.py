@@ -12,15 +12,15 @@ data exactly once). Prints a summary table per series; errors are one line on st
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from huracan_ray.cli_errors import run_app
 
 __all__ = ["KIND_ALIASES", "app", "build_config", "ingest", "main"]
 
@@ -154,24 +154,8 @@ def ingest(
 
 
 def main() -> None:
-    """Run the command, turning any error into one line on stderr and exit code 1 (2 for usage)."""
-    try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        print("huracan: aborted", file=sys.stderr)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except Exception as exc:
-        if os.environ.get("HURACAN_DEBUG"):
-            raise
-        from huracan_ray.cli import _one_line
-
-        print(f"huracan: error: {_one_line(exc)}", file=sys.stderr)
-        sys.exit(1)
+    """Run the command, turning any error into one line on stderr and a non-zero exit."""
+    run_app(app)
 
 
 if __name__ == "__main__":
