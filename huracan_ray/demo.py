@@ -6,6 +6,7 @@ ingest (Ray Data) → mechanic + engine (Ray Tune) → RL allocator (RLlib PPO) 
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import tempfile
@@ -126,6 +127,8 @@ def _start_ray() -> bool:
     if started:
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
     DataContext.get_current().enable_progress_bars = False
+    for name in ("ray.data", "ray.serve", "ray.tune", "ray.rllib"):  # the progress display says what happens
+        logging.getLogger(name).setLevel(logging.WARNING)
     return started
 
 
