@@ -151,13 +151,14 @@ class CcxtSource(BaseSource):
         ex = self._client()
         step_tf = spec.step or self.timeframe
         limit = self._limit(kind, spec.page_limit)
-        span = ex.parse_timeframe(step_tf) * 1000 * limit
+        step_ms = ex.parse_timeframe(step_tf) * 1000
         rows: list[Any] = []
         cursor = start_ms
         while cursor < end_ms:
-            page_end = min(cursor + span, end_ms)
-            rows.extend(self._page(ex, spec, symbol, step_tf, cursor, page_end, limit))
-            cursor = page_end
+            page_end = min(cursor + step_ms * limit, end_ms)
+            page = self._page(ex, spec, symbol, step_tf, cursor, page_end, limit)
+            rows.extend(page)
+            cursor = _next_cursor(page, limit, step_ms, cursor, page_end)
         return rows
 
     def _page(
@@ -285,3 +286,19 @@ class OkxSource(CcxtSource):
     """OKX v5 USDT swaps; liquidations from the public ``liquidation-orders`` REST endpoint."""
 
     venue = VENUES["okx"]
+
+
+def _row_ms(row: Any) -> int:
+    return int(row[0] if isinstance(row, list | tuple) else row["timestamp"])
+
+
+def _next_cursor(page: list[Any], limit: int, step_ms: int, cursor: int, page_end: int) -> int:
+    """Return where the next page starts: after the window, unless a full page stopped short of it.
+
+    A venue that caps a page at ``limit`` rows but fills it with repeats (or serves its own idea of the
+    window) would otherwise make us skip the periods it left out; so continue after its latest row.
+    """
+    if len(page) < limit:
+        return page_end
+    latest = max(_row_ms(row) for row in page)
+    return latest + step_ms if cursor <= latest < page_end - step_ms else page_end
