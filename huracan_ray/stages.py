@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import pyarrow.compute as pc
 
@@ -119,14 +118,3 @@ def importance(
 ) -> ImportanceReport:
     """Run the feature-importance job on each symbol's approved model (SHAP, permutation, correlation)."""
     return run_importance(brain, symbols, top_n=top_n, notifiers=notifiers or (), workdir=workdir)
-
-
-def test_window_start(outcome: TrainOutcome, symbol: str) -> datetime:
-    """Return the first bar time of ``symbol``'s test window."""
-    return outcome.datasets[symbol].time_range("test")[0]
-
-
-def row_count(brain: Brain, table: str, column: str, value: str) -> int:
-    """Return how many rows of ``table`` have ``column == value``."""
-    data = brain.read(table, columns=[column])
-    return int(pc.sum(pc.equal(data.column(column), value)).as_py() or 0)

@@ -20,7 +20,15 @@ from huracan_ray.brain import Brain
 from huracan_ray.brain.tables import METRIC_NAMES, TABLES
 from huracan_ray.mechanic.dataset import SymbolDataset
 
-__all__ = ["RegisteredModel", "TrialRecord", "next_version", "registry_row", "write_trials"]
+__all__ = [
+    "RegisteredModel",
+    "TrialRecord",
+    "next_version",
+    "registry_row",
+    "retire",
+    "retire_previous",
+    "write_trials",
+]
 
 
 @dataclass(frozen=True)
@@ -105,15 +113,19 @@ def next_version(brain: Brain, symbol: str) -> int:
     return 1 if rows.num_rows == 0 else int(pc.max(rows.column("version")).as_py()) + 1
 
 
+def retire(brain: Brain, table: str, rows: pa.Table, live: tuple[str, ...]) -> pa.Table:
+    """Set ``status`` to ``retired`` on the rows of ``rows`` whose status is in ``live``; return those rows."""
+    current = rows.filter(pc.is_in(rows.column("status"), pa.array(list(live))))
+    if current.num_rows:
+        status = current.schema.get_field_index("status")
+        brain.write(table, current.set_column(status, "status", pa.array(["retired"] * current.num_rows)))
+    return current
+
+
 def retire_previous(brain: Brain, symbol: str) -> list[str]:
     """Mark ``symbol``'s approved and standby models retired; return their ids."""
     rows = brain.read("model_registry", symbol=symbol)
-    live = rows.filter(pc.is_in(rows.column("status"), pa.array(["approved", "standby"])))
-    if live.num_rows == 0:
-        return []
-    status = live.schema.get_field_index("status")
-    brain.write("model_registry", live.set_column(status, "status", pa.array(["retired"] * live.num_rows)))
-    return live.column("model_id").to_pylist()
+    return retire(brain, "model_registry", rows, ("approved", "standby")).column("model_id").to_pylist()
 
 
 def registry_row(model: RegisteredModel, now: datetime) -> dict[str, Any]:

@@ -42,39 +42,28 @@ def _xgboost() -> dict[str, Any]:
     }
 
 
-def _lstm() -> dict[str, Any]:
+def _sequence(learning_rate: tuple[float, float] = (1e-3, 1e-2)) -> dict[str, Any]:
+    """Return what every sequence model searches: window, width, learning rate, a short training budget."""
     return {
         "seq_len": tune.choice([16, 32]),
         "hidden_size": tune.choice([16, 32]),
-        "num_layers": 2,
-        "dropout": tune.uniform(0.2, 0.3),
-        "learning_rate": tune.loguniform(1e-3, 1e-2),
+        "learning_rate": tune.loguniform(*learning_rate),
         "max_epochs": 6,
         "patience": 2,
         "batch_size": 512,
     }
+
+
+def _lstm() -> dict[str, Any]:
+    return {**_sequence(), "num_layers": 2, "dropout": tune.uniform(0.2, 0.3)}
 
 
 def _cnn() -> dict[str, Any]:
-    return {
-        "seq_len": tune.choice([16, 32]),
-        "hidden_size": tune.choice([16, 32]),
-        "max_epochs": 6,
-        "patience": 2,
-        "batch_size": 512,
-        "learning_rate": tune.loguniform(1e-3, 1e-2),
-    }
+    return _sequence()
 
 
 def _transformer() -> dict[str, Any]:
-    return {
-        "seq_len": tune.choice([16, 32]),
-        "hidden_size": tune.choice([16, 32]),
-        "max_epochs": 6,
-        "patience": 2,
-        "batch_size": 512,
-        "learning_rate": tune.loguniform(5e-4, 5e-3),
-    }
+    return _sequence(learning_rate=(5e-4, 5e-3))
 
 
 SEARCH_SPACES = {"xgboost": _xgboost, "lstm": _lstm, "cnn": _cnn, "transformer": _transformer}

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from huracan_ray.brain import Brain
 from huracan_ray.brain.tables import TABLES
+from huracan_ray.engine.registry import retire
 from huracan_ray.engine.signal import confidence, signed_prediction
 from huracan_ray.engine.trainable import Candidate, predict_rows
 from huracan_ray.mechanic.dataset import SymbolDataset
@@ -71,10 +72,7 @@ def _next_version(brain: Brain, scope: str) -> int:
 
 def _retire(brain: Brain, scope: str) -> None:
     rows = brain.read("rl_policies")
-    live = rows.filter(pc.and_(pc.equal(rows.column("scope"), scope), pc.equal(rows.column("status"), "approved")))
-    if live.num_rows:
-        i = live.schema.get_field_index("status")
-        brain.write("rl_policies", live.set_column(i, "status", pa.array(["retired"] * live.num_rows)))
+    retire(brain, "rl_policies", rows.filter(pc.equal(rows.column("scope"), scope)), ("approved",))
 
 
 def register_policy(

@@ -33,11 +33,9 @@ class XGBoostParams(ModelParams):
 
 
 def _resolve_device(choice: str) -> str:
-    if choice != "auto":
-        return choice
-    import torch  # the one GPU probe of the zoo; torch is installed with it
+    from huracan_ray.engine.models.torch_loop import resolve_device  # the zoo's one GPU probe
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device(choice).type
 
 
 @register("xgboost")
