@@ -154,17 +154,15 @@ def test_normalise_real_payloads_and_stable_ids() -> None:
 
     from huracan_ray.data.collector import normalise_liquidation
 
-    root = Path("/work/shared/fixtures/exchanges/nautilus_trader")
-    if not root.exists():
-        pytest.skip("shared exchange fixtures not present")
-    binance = json.loads((root / "binance_usdm/ws_forceOrder_liquidation_stream.json").read_text())["o"]
+    root = Path(__file__).resolve().parents[1] / "fixtures" / "exchanges"
+    binance = json.loads((root / "ws_forceOrder_liquidation_stream.json").read_text())["o"]
     rows = normalise_liquidation("binance", {"info": binance, "symbol": "BTC/USDT:USDT", "timestamp": 0})
     assert [(r["side"], r["price"]) for r in rows] == [("long", 9910.12345678)]  # a forced SELL closes a long
     assert rows[0]["size_usd"] == pytest.approx(0.014 * 9910.12345678)
     assert rows[0]["timestamp"] == datetime(2019, 9, 9, 7, 34, 20, 893000, tzinfo=UTC)
     again = normalise_liquidation("binance", {"info": dict(binance), "symbol": "BTC/USDT:USDT", "timestamp": 0})
     assert again[0]["event_id"] == rows[0]["event_id"]
-    bybit = json.loads((root / "bybit_v5_python_era/ws_public_liquidation.json").read_text())["data"]
+    bybit = json.loads((root / "bybit_ws_public_liquidation.json").read_text())["data"]
     rows = normalise_liquidation("bybit", {"info": bybit, "symbol": "GALA/USDT:USDT", "timestamp": 0})
     assert [(r["side"], r["size_usd"]) for r in rows] == [("long", pytest.approx(1637 * 0.03803))]
     okx = {
