@@ -50,12 +50,18 @@ def start_hamilton(
     return url
 
 
-def _wait_for_trades(brain: Brain, expected: int, timeout_s: float = 30.0) -> int:
+def _recorded(brain: Brain, trade_ids: set[str]) -> int:
+    ids = brain.read("trades", columns=["trade_id"]).column("trade_id").to_pylist()
+    return len(trade_ids.intersection(ids))
+
+
+def _wait_for_trades(brain: Brain, trade_ids: set[str], timeout_s: float = 30.0) -> int:
+    """Wait until Hamilton's background recorder has written this replay's fills; return how many it has."""
     deadline = time.monotonic() + timeout_s
-    written = brain.count("trades")
-    while written < expected and time.monotonic() < deadline:
+    written = _recorded(brain, trade_ids)
+    while written < len(trade_ids) and time.monotonic() < deadline:
         time.sleep(0.5)
-        written = brain.count("trades")
+        written = _recorded(brain, trade_ids)
     return written
 
 
@@ -79,5 +85,4 @@ def replay_all(
             tick = None if progress is None else (lambda k, b=base: progress(b + k))
             results[symbol] = replay_symbol(client, brain, manifest, bars, progress=tick)
             offset += results[symbol].bars
-    fills = sum(r.fills for r in results.values())
-    return results, _wait_for_trades(brain, fills)
+    return results, _wait_for_trades(brain, {t for r in results.values() for t in r.trade_ids})

@@ -37,12 +37,17 @@ class ReplayResult:
 
     symbol: str
     bars: int
-    fills: int
+    trade_ids: tuple[str, ...]
     first_equity: float | None
     last_equity: float | None
     regimes: dict[str, int]
     models_used: dict[str, int]
     last_decision: dict[str, Any] | None
+
+    @property
+    def fills(self) -> int:
+        """Return how many decisions were filled."""
+        return len(self.trade_ids)
 
     @property
     def pnl(self) -> float:
@@ -82,11 +87,12 @@ def replay_symbol(
     need = int(manifest["min_bars"])
     first_row = max(need - 1, stop - bars)
     all_bars = frame_bars(frame, first_row - need + 1, stop)
-    fills, regimes, models, first_eq, last_eq, last = 0, {}, {}, None, None, None
+    trade_ids, regimes, models, first_eq, last_eq, last = [], {}, {}, None, None, None
     for k, row in enumerate(range(first_row, stop)):
         offset = row - (first_row - need + 1)
         last = client.decide(manifest["symbol"], all_bars[offset - need + 1 : offset + 1])
-        fills += last.get("fill") is not None
+        if last.get("fill") is not None:
+            trade_ids.append(last["fill"]["trade_id"])
         decision = last.get("decision", last)
         regime = decision.get("regime", {}).get("name", "?")
         regimes[regime] = regimes.get(regime, 0) + 1
@@ -97,4 +103,6 @@ def replay_symbol(
         last_eq = equity
         if progress is not None:
             progress(k + 1)
-    return ReplayResult(manifest["symbol"], stop - first_row, fills, first_eq, last_eq, regimes, models, last)
+    return ReplayResult(
+        manifest["symbol"], stop - first_row, tuple(trade_ids), first_eq, last_eq, regimes, models, last
+    )

@@ -88,6 +88,7 @@ def test_trades_carry_model_and_policy_versions(demo) -> None:
     report, brain, _ = demo
     trades = brain.read("trades").to_pylist()
     assert len(trades) == sum(r.fills for r in report.replays.values()) == report.trades_written
+    assert {t["trade_id"] for t in trades} == {t for r in report.replays.values() for t in r.trade_ids}
     registry = {r["model_id"]: r for r in brain.read("model_registry").to_pylist()}
     policies = {r["policy_id"]: r for r in brain.read("rl_policies").to_pylist()}
     for trade in trades:
