@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pds
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from huracan_ray.brain.artifacts import ArtifactStore
 from huracan_ray.brain.conform import conform
 from huracan_ray.brain.errors import BrainError
+from huracan_ray.brain.insert_only import insert_only_predicate
 from huracan_ray.brain.storage import join_uri
 from huracan_ray.brain.tables import TABLES, TableSpec, table_spec
 from huracan_ray.config import Settings
@@ -109,9 +111,11 @@ class Brain:
         """MERGE ``data`` into table ``name`` on its primary key and return the table version.
 
         Rows whose key exists are updated only if a value differs; new keys are inserted; rows
-        repeated within ``data`` keep the last one. Writing the same rows twice changes nothing
-        (no new version). A schema mismatch raises before anything is written. A commit that
-        conflicts with a concurrent writer is retried on a refreshed table.
+        repeated within ``data`` keep the last one. When the Delta statistics prove that none of the
+        keys exists yet, the rows are written insert-only (:mod:`~.insert_only`), at an append's cost.
+        Writing the same rows twice changes nothing (no new version). A schema mismatch raises
+        before anything is written. A commit that conflicts with a concurrent writer is retried on a
+        refreshed table.
         """
         spec = table_spec(name)
         source = _dedupe(conform(spec, data), spec.primary_key)
@@ -123,12 +127,16 @@ class Brain:
         for attempt in range(self.max_commit_retries + 1):
             table = self._open_or_create(spec)
             try:
-                (
-                    table.merge(source, predicate=predicate, source_alias="s", target_alias="t")
-                    .when_matched_update_all(predicate=update_if)
-                    .when_not_matched_insert_all()
-                    .execute()
-                )
+                insert_where = insert_only_predicate(table, spec, source)
+                if insert_where is not None:  # no key can exist yet: the MERGE's result, at an append's cost
+                    write_deltalake(table, source, mode="overwrite", predicate=insert_where)
+                else:
+                    (
+                        table.merge(source, predicate=predicate, source_alias="s", target_alias="t")
+                        .when_matched_update_all(predicate=update_if)
+                        .when_not_matched_insert_all()
+                        .execute()
+                    )
                 return table.version()
             except CommitFailedError as exc:
                 self.commit_conflicts += 1
@@ -211,8 +219,45 @@ class Brain:
         )
 
 
+def _key_codes(table: pa.Table, key: tuple[str, ...]) -> list[np.ndarray] | None:
+    """Return one int64 array per key column (strings dictionary-coded), or None for other key types."""
+    codes = []
+    for name in key:
+        column = table.column(name)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            column = pc.dictionary_encode(column.combine_chunks()).indices
+        elif not (pa.types.is_integer(column.type) or pa.types.is_timestamp(column.type)):
+            return None
+        if column.null_count:
+            return None
+        codes.append(np.asarray(pc.cast(column, pa.int64(), safe=False)))
+    return codes
+
+
+def _keys_unique(table: pa.Table, key: tuple[str, ...]) -> bool:
+    """Return True when no primary key repeats (an O(n) check for sorted input, a lexsort otherwise)."""
+    codes = _key_codes(table, key)
+    if codes is None or table.num_rows < 2:
+        return table.num_rows < 2
+    same = np.ones(table.num_rows - 1, dtype=bool)
+    ordered = True
+    for c in codes:  # lexicographic order check, most significant column first
+        step = np.diff(c)
+        ordered &= bool(np.all(step[same] >= 0))
+        same &= step == 0
+    if ordered:
+        return not same.any()
+    order = np.lexsort(codes[::-1])
+    same = np.ones(table.num_rows - 1, dtype=bool)
+    for c in codes:
+        same &= np.diff(c[order]) == 0
+    return not same.any()
+
+
 def _dedupe(table: pa.Table, key: tuple[str, ...]) -> pa.Table:
     """Keep the last row for each primary key (a MERGE source must not repeat a key)."""
+    if _keys_unique(table, key):
+        return table
     indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
     last = indexed.group_by(list(key), use_threads=False).aggregate([("__row", "max")])
     if last.num_rows == table.num_rows:

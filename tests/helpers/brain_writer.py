@@ -56,13 +56,14 @@ def main() -> None:
     parser.add_argument("worker", type=int)
     parser.add_argument("batches", type=int)
     parser.add_argument("rows", type=int)
+    parser.add_argument("--same-keys", action="store_true", help="every worker writes the same keys (its own prices)")
     args = parser.parse_args()
     options = json.loads(os.environ.get("BRAIN_STORAGE_OPTIONS", "{}"))
     brain = Brain(args.uri, options)
-    symbol = f"W{args.worker}/USDT:USDT"
+    symbol = "SAME/USDT:USDT" if args.same_keys else f"W{args.worker}/USDT:USDT"
     for batch in range(args.batches):
         # Every worker writes the same dates, so their commits touch the same partitions.
-        table = make_candles(args.rows, symbol=symbol, offset=batch * args.rows)
+        table = make_candles(args.rows, symbol=symbol, offset=batch * args.rows, price=100.0 + 1000 * args.worker)
         version = brain.write("candles", table)
         print(f"committed {version}", flush=True)
     print(f"conflicts {brain.commit_conflicts}", flush=True)
