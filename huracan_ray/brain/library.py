@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pds
@@ -20,6 +19,7 @@ from huracan_ray.brain.artifacts import ArtifactStore
 from huracan_ray.brain.conform import conform
 from huracan_ray.brain.errors import BrainError
 from huracan_ray.brain.insert_only import insert_only_predicate
+from huracan_ray.brain.keys import keys_unique
 from huracan_ray.brain.storage import join_uri
 from huracan_ray.brain.tables import TABLES, TableSpec, table_spec
 from huracan_ray.config import Settings
@@ -219,44 +219,9 @@ class Brain:
         )
 
 
-def _key_codes(table: pa.Table, key: tuple[str, ...]) -> list[np.ndarray] | None:
-    """Return one int64 array per key column (strings dictionary-coded), or None for other key types."""
-    codes = []
-    for name in key:
-        column = table.column(name)
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            column = pc.dictionary_encode(column.combine_chunks()).indices
-        elif not (pa.types.is_integer(column.type) or pa.types.is_timestamp(column.type)):
-            return None
-        if column.null_count:
-            return None
-        codes.append(np.asarray(pc.cast(column, pa.int64(), safe=False)))
-    return codes
-
-
-def _keys_unique(table: pa.Table, key: tuple[str, ...]) -> bool:
-    """Return True when no primary key repeats (an O(n) check for sorted input, a lexsort otherwise)."""
-    codes = _key_codes(table, key)
-    if codes is None or table.num_rows < 2:
-        return table.num_rows < 2
-    same = np.ones(table.num_rows - 1, dtype=bool)
-    ordered = True
-    for c in codes:  # lexicographic order check, most significant column first
-        step = np.diff(c)
-        ordered &= bool(np.all(step[same] >= 0))
-        same &= step == 0
-    if ordered:
-        return not same.any()
-    order = np.lexsort(codes[::-1])
-    same = np.ones(table.num_rows - 1, dtype=bool)
-    for c in codes:
-        same &= np.diff(c[order]) == 0
-    return not same.any()
-
-
 def _dedupe(table: pa.Table, key: tuple[str, ...]) -> pa.Table:
     """Keep the last row for each primary key (a MERGE source must not repeat a key)."""
-    if _keys_unique(table, key):
+    if keys_unique(table, key):
         return table
     indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
     last = indexed.group_by(list(key), use_threads=False).aggregate([("__row", "max")])

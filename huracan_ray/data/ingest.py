@@ -1,9 +1,10 @@
 """Ingest with Ray Data: fetch and validate units in Ray workers, MERGE results into the Brain.
 
 A unit is one fetch: (kind, exchange, symbol) over one chunk of time. All units of all kinds go
-into one dataset (``ray.data.from_items``); a pool of actors, each holding a source built once
-from plain config (exchange clients and generated markets are costly to rebuild per task),
-fetches and validates the units of a block per call (:func:`~.validation.validate_chunk`) and
+into one dataset (``ray.data.from_items``); Ray tasks fetch and validate the units of a block per
+call (:func:`~.validation.validate_chunk`). Each worker process keeps the sources it built from
+plain config in a small cache (exchange clients and generated markets are costly to rebuild per
+task), which gives an actor's reuse without the ~2 s an actor pool takes to start per run. A task
 returns one envelope row per unit (:mod:`~.ingest_results`): blocks of the dataset share one
 schema although each unit yields three tables of different schemas. Several units go in a block
 because Ray Data costs ~10 ms per block here, more than validating a day of 1-minute candles.
@@ -21,8 +22,9 @@ issue. Ids are content hashes and timestamps market time: a re-run changes nothi
 
 from __future__ import annotations
 
+import json
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -80,7 +82,7 @@ class IngestConfig(FrozenConfig):
     """Window of one unit (one fetch, one task); validation still judges gaps over whole series."""
     validation: ValidationConfig = ValidationConfig()
     workers: int = Field(default=2, ge=1)
-    """Fetch actors (each holds one source); I/O-bound sources want more, with fewer CPUs each."""
+    """Concurrent fetch tasks (each worker process keeps its sources); I/O-bound sources want more, fewer CPUs each."""
     worker_cpus: float = Field(default=1.0, gt=0)
     units_per_task: int | None = Field(default=None, ge=1)
     """Units fetched by one actor call; None: about 16 calls per worker (Ray Data costs ~10 ms a block)."""
@@ -151,27 +153,45 @@ def plan_units(config: IngestConfig) -> list[IngestUnit]:
     ]
 
 
-class _UnitWorker:
-    """Ray Data actor: build each venue's source once, then fetch (with fallbacks) and validate units."""
+_WorkerState = tuple[VenueSources, dict[str, tuple[str, ...]], ValidationConfig]
+_WORKER_STATES: OrderedDict[str, _WorkerState] = OrderedDict()
+_WORKER_STATES_KEPT = 4
 
-    def __init__(
-        self,
-        source: str,
-        source_config: dict[str, Any],
-        validation: dict[str, Any],
-        source_configs: dict[str, dict[str, Any]] | None = None,
-        fallbacks: dict[str, tuple[str, ...]] | None = None,
-    ) -> None:
-        self._sources = VenueSources(source, source_config, source_configs or {})
-        self._fallbacks = {k: tuple(v) for k, v in (fallbacks or {}).items()}
-        self._config = ValidationConfig.model_validate(validation)
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        rows = []
-        for item in batch.to_pylist():
-            fetched = fetch_unit(self._sources, IngestUnit.from_item(item), self._fallbacks, self._config)
-            rows.append(encode(fetched.result, fetched.served_by))
-        return pa.Table.from_pylist(rows, schema=ENVELOPE_SCHEMA)
+def _worker_state(spec: dict[str, Any], key: str) -> _WorkerState:
+    """Return this worker process's sources, fallbacks and validation for ``spec`` (built once, LRU-kept)."""
+    if key in _WORKER_STATES:
+        _WORKER_STATES.move_to_end(key)
+        return _WORKER_STATES[key]
+    sources = VenueSources(spec["source"], spec["source_config"], spec["source_configs"])
+    fallbacks = {k: tuple(v) for k, v in spec["fallbacks"].items()}
+    state = (sources, fallbacks, ValidationConfig.model_validate(spec["validation"]))
+    _WORKER_STATES[key] = state
+    while len(_WORKER_STATES) > _WORKER_STATES_KEPT:
+        _WORKER_STATES.popitem(last=False)
+    return state
+
+
+def _fetch_block(batch: pa.Table, spec: dict[str, Any], key: str) -> pa.Table:
+    """Ray Data task: fetch (with fallbacks) and validate each unit of ``batch``; one envelope row per unit."""
+    sources, fallbacks, validation = _worker_state(spec, key)
+    rows = []
+    for item in batch.to_pylist():
+        fetched = fetch_unit(sources, IngestUnit.from_item(item), fallbacks, validation)
+        rows.append(encode(fetched.result, fetched.served_by))
+    return pa.Table.from_pylist(rows, schema=ENVELOPE_SCHEMA)
+
+
+def _worker_spec(config: IngestConfig) -> tuple[dict[str, Any], str]:
+    """Return the part of ``config`` a worker needs and a key naming it (canonical JSON)."""
+    spec = {
+        "source": config.source,
+        "source_config": dict(config.source_config),
+        "source_configs": {k: dict(v) for k, v in config.source_configs.items()},
+        "fallbacks": {k: tuple(v) for k, v in config.fallbacks.items()},
+        "validation": config.validation.model_dump(),
+    }
+    return spec, json.dumps(spec, sort_keys=True, default=repr)
 
 
 def _results(units: list[IngestUnit], config: IngestConfig, quiet: bool) -> Iterator[tuple[ValidationResult, str]]:
@@ -181,17 +201,11 @@ def _results(units: list[IngestUnit], config: IngestConfig, quiet: bool) -> Iter
     per = config.units_per_task or max(1, -(-len(units) // (config.workers * _TASKS_PER_WORKER)))
     ds = ray.data.from_items([u.to_item() for u in units], override_num_blocks=-(-len(units) // per))
     ds = ds.map_batches(
-        _UnitWorker,
-        fn_constructor_kwargs={
-            "source": config.source,
-            "source_config": dict(config.source_config),
-            "validation": config.validation.model_dump(),
-            "source_configs": {k: dict(v) for k, v in config.source_configs.items()},
-            "fallbacks": {k: tuple(v) for k, v in config.fallbacks.items()},
-        },
+        _fetch_block,
+        fn_kwargs=dict(zip(("spec", "key"), _worker_spec(config), strict=True)),
         batch_size=per,
         batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=config.workers),
+        concurrency=config.workers,
         num_cpus=config.worker_cpus,
     )
     if quiet:

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
+from huracan_ray.brain.keys import keys_unique
 from huracan_ray.brain.tables import table_spec
 from huracan_ray.config import FrozenConfig
 from huracan_ray.data.records import (
@@ -137,14 +138,17 @@ def _any(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
 
 def _classify(table: pa.Table, ctx: ChunkContext) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Return (exactly duplicated rows, copies dropped per kept row, {reason: rejected rows})."""
-    dropped, copies = exact_duplicates(table)
+    key = table_spec(str(ctx.kind)).primary_key
+    unique = keys_unique(table, key)  # the usual fetch: no key repeats, so no copy, no repeat, no conflict
+    none = np.zeros(table.num_rows, dtype=bool)
+    dropped, copies = (none, np.zeros(table.num_rows, dtype=np.int64)) if unique else exact_duplicates(table)
     reasons = row_reasons(table, ctx)
     eligible = ~dropped & ~_any(reasons, table.num_rows)
-    key = table_spec(str(ctx.kind)).primary_key
-    firsts = eligible & ~repeated_keys(table, key, ~dropped)  # a later copy of a key is a duplicate, not disorder
+    repeats = none if unique else repeated_keys(table, key, ~dropped)
+    firsts = eligible & ~repeats  # a later copy of a key is a duplicate, not disorder
     reasons["out_of_order"] = out_of_order(timestamps_us(table, ctx.start_us), firsts)
     eligible &= ~reasons["out_of_order"]
-    reasons["duplicate_conflict"] = key_conflicts(table, key, eligible)
+    reasons["duplicate_conflict"] = none if unique else key_conflicts(table, key, eligible)
     return dropped, copies, {name: mask & ~dropped for name, mask in reasons.items() if (mask & ~dropped).any()}
 
 

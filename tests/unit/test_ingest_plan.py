@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from huracan_ray.data.ingest import IngestConfig, IngestUnit, _UnitWorker, plan_units
+from huracan_ray.data.ingest import IngestConfig, IngestUnit, _fetch_block, _worker_spec, plan_units
 from huracan_ray.data.ingest_results import ENVELOPE_SCHEMA, decode
 from huracan_ray.data.sources import SOURCES, BaseSource, DataKind, SourceError, register_source
 
@@ -55,10 +55,14 @@ def failing_source() -> Iterator[str]:
     SOURCES.pop("test-failing")
 
 
+def _run_block(config: IngestConfig, unit: IngestUnit) -> pa.Table:
+    spec, key = _worker_spec(config)
+    return _fetch_block(pa.Table.from_pylist([unit.to_item()]), spec, key)
+
+
 def test_worker_turns_a_source_error_into_a_critical_issue(failing_source: str) -> None:
-    worker = _UnitWorker(failing_source, {}, {})
     unit = IngestUnit(DataKind.OPEN_INTEREST, "okx", "X", START, START + timedelta(hours=1))
-    out = worker(pa.Table.from_pylist([unit.to_item()]))
+    out = _run_block(IngestConfig(source=failing_source, start=START, end=START + timedelta(hours=1)), unit)
     assert out.schema == ENVELOPE_SCHEMA
     result = decode(out.to_pylist()[0])
     assert result.issues.column("issue_type").to_pylist() == ["fetch_failed"]
@@ -67,8 +71,10 @@ def test_worker_turns_a_source_error_into_a_critical_issue(failing_source: str) 
 
 
 def test_worker_round_trips_a_synthetic_unit() -> None:
-    worker = _UnitWorker("synthetic", {"days": 1, "faults": {"nans": 1}}, {})
+    config = IngestConfig(source_config={"days": 1, "faults": {"nans": 1}}, start=START, end=START + timedelta(days=1))
     unit = IngestUnit(DataKind.CANDLES, "binance", "SOL/USDT:USDT", START, START + timedelta(days=1))
-    result = decode(worker(pa.Table.from_pylist([unit.to_item()])).to_pylist()[0])
+    result = decode(_run_block(config, unit).to_pylist()[0])
+    again = decode(_run_block(config, unit).to_pylist()[0])  # the worker's cached source serves it again
+    assert again.good.equals(result.good)
     assert result.good.num_rows == 1439 and result.rejected.num_rows == 1
     assert result.fetched == 1440

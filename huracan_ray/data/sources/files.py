@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
@@ -276,7 +277,7 @@ class FileSource(BaseSource):
         self.exchange = exchange
         self.symbol = symbol if symbol is None or isinstance(symbol, str) else dict(symbol)
         self.timeframe = timeframe
-        self._cache: dict[Path, tuple[float, pd.DataFrame]] = {}
+        self._cache: dict[Path, tuple[float, _Loaded]] = {}
 
     def files(self) -> list[CandleFile]:
         """Return every candle file under ``path`` with its symbol and timeframe as far as they are known."""
@@ -339,28 +340,63 @@ class FileSource(BaseSource):
             )
         return chosen
 
-    def _load(self, path: Path) -> pd.DataFrame:
+    def _load(self, path: Path) -> _Loaded:
         mtime = path.stat().st_mtime
         cached = self._cache.get(path)
         if cached is None or cached[0] != mtime:
-            cached = (mtime, read_candle_file(path))
+            cached = (mtime, _Loaded.of(read_candle_file(path)))
             self._cache[path] = cached
         return cached[1]
 
     def _rows(self, file: CandleFile, start: datetime, end: datetime, exchange: str) -> pa.Table:
-        frame = self._load(file.path)
-        timeframe = file.timeframe or infer_timeframe(frame["timestamp"])
+        loaded = self._load(file.path)
+        timeframe = file.timeframe or loaded.timeframe
         if timeframe is None:
             raise SourceError(f"file source: cannot tell the timeframe of {file.path}; set `timeframe`")
-        ts = frame["timestamp"]
-        inside = frame[ts.isna() | ((ts >= pd.Timestamp(start)) & (ts < pd.Timestamp(end)))]
-        n = len(inside)
+        inside = loaded.window(start, end)
+        n = inside.num_rows
         columns: dict[str, Any] = {
-            "timestamp": pa.array(inside["timestamp"], type=TS),
-            "exchange": pa.array([self.exchange or exchange] * n, type=pa.string()),
-            "symbol": pa.array([file.symbol] * n, type=pa.string()),
-            "timeframe": pa.array([timeframe] * n, type=pa.string()),
+            "timestamp": inside.column("timestamp"),
+            "exchange": _constant(self.exchange or exchange, n),
+            "symbol": _constant(file.symbol or "", n),
+            "timeframe": _constant(timeframe, n),
         }
-        columns.update({c: pa.array(inside[c].to_numpy(), type=pa.float64()) for c in OHLCV})
-        columns["source"] = pa.array([f"file:{file.path.name}"] * n, type=pa.string())
+        columns.update({c: inside.column(c) for c in OHLCV})
+        columns["source"] = _constant(f"file:{file.path.name}", n)
         return pa.table(columns)
+
+
+def _constant(value: str, n: int) -> pa.Array:
+    """Return a string column of ``n`` copies of ``value`` (built without a Python list)."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value])).cast(pa.string())
+
+
+class _Loaded:
+    """One file's candles as Arrow, with what every window of it needs computed once."""
+
+    def __init__(self, table: pa.Table, timeframe: str | None) -> None:
+        self.table = table
+        self.timeframe = timeframe
+        ts = table.column("timestamp")
+        self._us = np.asarray(pc.cast(ts, pa.int64()).fill_null(0)) if ts.null_count == 0 else None
+        self._sorted = self._us is not None and bool(np.all(np.diff(self._us) >= 0))
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> _Loaded:
+        table = pa.table(
+            {"timestamp": pa.array(frame["timestamp"], type=TS), **{c: pa.array(frame[c], pa.float64()) for c in OHLCV}}
+        )
+        return cls(table, infer_timeframe(frame["timestamp"]))
+
+    def window(self, start: datetime, end: datetime) -> pa.Table:
+        """Return the rows with ``start <= timestamp < end`` in file order (rows with no time too)."""
+        if self._sorted and self._us is not None:
+            lo, hi = np.searchsorted(self._us, [_epoch_us(start), _epoch_us(end)], side="left")
+            return self.table.slice(int(lo), int(hi - lo))
+        ts = self.table.column("timestamp")
+        keep = pc.and_(pc.greater_equal(ts, pa.scalar(start, TS)), pc.less(ts, pa.scalar(end, TS)))
+        return self.table.filter(pc.fill_null(keep, True))
+
+
+def _epoch_us(value: datetime) -> int:
+    return int(pd.Timestamp(value).value // 1000)
