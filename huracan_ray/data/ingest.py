@@ -53,7 +53,7 @@ from huracan_ray.data.validation_series import coverage, series_issues
 __all__ = ["IngestConfig", "IngestReport", "IngestUnit", "SeriesReport", "plan_units", "run_ingest"]
 
 Progress = Callable[[int, int], None]
-_TASKS_PER_WORKER = 16  # enough tasks to balance load and move a progress bar; few enough to amortise Ray
+_TASKS_PER_WORKER = 4  # enough tasks to balance load and move a progress bar; few: a Ray Data task costs ~20 ms
 _DEFAULT_SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
 
 
@@ -85,7 +85,7 @@ class IngestConfig(FrozenConfig):
     """Concurrent fetch tasks (each worker process keeps its sources); I/O-bound sources want more, fewer CPUs each."""
     worker_cpus: float = Field(default=1.0, gt=0)
     units_per_task: int | None = Field(default=None, ge=1)
-    """Units fetched by one actor call; None: about 16 calls per worker (Ray Data costs ~10 ms a block)."""
+    """Units fetched by one task; None: about 4 tasks per worker (Ray Data costs ~20 ms a task here)."""
     write_batch_rows: int = Field(default=500_000, ge=1)
     """Rows buffered per Brain table before a MERGE."""
 
@@ -205,7 +205,7 @@ def _results(units: list[IngestUnit], config: IngestConfig, quiet: bool) -> Iter
         fn_kwargs=dict(zip(("spec", "key"), _worker_spec(config), strict=True)),
         batch_size=per,
         batch_format="pyarrow",
-        concurrency=config.workers,
+        compute=ray.data.TaskPoolStrategy(size=config.workers),
         num_cpus=config.worker_cpus,
     )
     if quiet:
