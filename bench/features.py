@@ -1,9 +1,10 @@
 """The full feature frame (every registered feature) vs the same features in plain pandas, and a copy floor.
 
 Builds a synthetic 1-minute :class:`MarketFrame` directly with numpy (no market generator), then in one
-process times: ``compute_features`` (numba kernels, shared intermediates), the same features written
-with ``pandas.Series.rolling`` / ``ewm`` / ``shift``, and ``np.copy`` of the output-size matrix (the
-memory floor). Checks the two agree, prints rows/s for each and the ratios.
+process times: ``compute_features`` (numba kernels, shared intermediates, one thread per core on large
+frames), the same features written with ``pandas.Series.rolling`` / ``ewm`` / ``shift`` (single-threaded, as
+pandas is), and ``np.copy`` of the output-size matrix (the memory floor). Checks the two agree, prints
+rows/s for each and the ratios; then each rolling kernel alone against its pandas twin (one thread each).
 Usage: ``python bench/features.py [--rows N] [--quick]``. Last line: ``ratio=<x> features/pandas``.
 """
 
@@ -16,10 +17,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from huracan_ray.mechanic import rolling
 from huracan_ray.mechanic.features import FEATURES, compute_features
 from huracan_ray.mechanic.features import liquidations as liq_mod
 from huracan_ray.mechanic.features import open_interest as oi_mod
 from huracan_ray.mechanic.features import sentiment as sent_mod
+from huracan_ray.mechanic.features.base import _threads
 from huracan_ray.mechanic.frame import MarketFrame
 from huracan_ray.mechanic.rolling import ewm_mean
 
@@ -182,6 +185,27 @@ def agreement(ours: np.ndarray, peer: np.ndarray, names: list[str]) -> dict[str,
     return out
 
 
+KERNELS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[pd.Series], pd.Series]]] = {
+    "rolling_sum_60": (lambda x: rolling.rolling_sum(x, 60), lambda s: s.rolling(60).sum()),
+    "rolling_mean_60": (lambda x: rolling.rolling_mean(x, 60), lambda s: s.rolling(60).mean()),
+    "rolling_std_60": (lambda x: rolling.rolling_std(x, 60), lambda s: s.rolling(60).std()),
+    "rolling_zscore_720": (lambda x: rolling.rolling_zscore(x, 720), lambda s: _zscore(s, 720)),
+    "rolling_slope_60": (lambda x: rolling.rolling_slope(x, 60), lambda s: _slope(s, 60)),
+    "ewm_mean_60": (lambda x: rolling.ewm_mean(x, 60), lambda s: s.ewm(span=60, adjust=False, min_periods=60).mean()),
+}
+
+
+def kernel_ratios(frame: MarketFrame, runs: int) -> list[tuple[str, float, float]]:
+    """Return (kernel, ours s, pandas s) for each rolling kernel alone on the frame's log close."""
+    x = np.log(np.asarray(frame["close"]))
+    series = pd.Series(x)
+    out = []
+    for name, (ours, theirs) in KERNELS.items():
+        np.testing.assert_allclose(ours(x), theirs(series).to_numpy(), rtol=1e-6, atol=1e-9, err_msg=name)
+        out.append((name, best_of(runs, lambda f=ours: f(x)), best_of(runs, lambda f=theirs: f(series))))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -204,7 +228,11 @@ def main() -> None:
     rates = {"features": rows / ours, "pandas": rows / peer, "copy_floor": rows / floor}
     for label, seconds in (("features", ours), ("pandas", peer), ("copy_floor", floor)):
         print(f"{label:<11} {rates[label]:>14,.0f} rows/s  ({seconds:.3f} s)")
-    print(f"features/copy_floor={rates['features'] / rates['copy_floor']:.4f}")
+    print(f"features/copy_floor={rates['features'] / rates['copy_floor']:.4f}  (threads: {_threads(rows, len(names))})")
+    for name, mine, theirs in kernel_ratios(frame, runs):
+        print(
+            f"kernel {name:<20} ours {rows / mine:>14,.0f} rows/s  pandas {rows / theirs:>12,.0f}  x{theirs / mine:.1f}"
+        )
     print(f"ratio={rates['features'] / rates['pandas']:.2f} features/pandas")
 
 

@@ -4,12 +4,17 @@ A feature is a pure function of a :class:`~huracan_ray.mechanic.frame.MarketFram
 row ``t`` uses rows ``<= t`` only (a contract test alters the future and checks). Features are
 vectorised over the whole frame. While :func:`compute_features` runs, intermediate series shared
 by several features (log close, 1-bar returns, traded USD, ...) are computed once (:func:`shared`).
+On large frames the features run on a thread pool: the numba kernels release the GIL, and the
+shared cache makes one thread compute an intermediate while others that need it wait.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +33,41 @@ __all__ = [
 ]
 
 EPS = 1e-12
+PARALLEL_MIN_ROWS = 50_000
+"""Frames with at least this many rows compute their features on a thread pool."""
 
-_CACHE: ContextVar[dict[tuple[int, str], np.ndarray] | None] = ContextVar("feature_cache", default=None)
+
+class _SharedCache:
+    """Intermediates of one :func:`compute_features` call; thread-safe, each computed by one thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[tuple[int, str], np.ndarray] = {}
+        self._pending: dict[tuple[int, str], threading.Event] = {}
+
+    def get(self, slot: tuple[int, str], compute: Callable[[], np.ndarray]) -> np.ndarray:
+        while True:
+            with self._lock:
+                if slot in self._values:
+                    return self._values[slot]
+                waiting = self._pending.get(slot)
+                if waiting is None:
+                    done = self._pending[slot] = threading.Event()
+                    break
+            waiting.wait()  # another thread computes it (if that failed, the loop computes it here)
+        try:
+            value = compute()
+            value.flags.writeable = False
+            with self._lock:
+                self._values[slot] = value
+            return value
+        finally:
+            with self._lock:
+                del self._pending[slot]
+            done.set()
+
+
+_CACHE: ContextVar[_SharedCache | None] = ContextVar("feature_cache", default=None)
 
 
 @dataclass(frozen=True)
@@ -59,12 +97,7 @@ def shared(frame: MarketFrame, key: str, fn: Callable[[MarketFrame], np.ndarray]
     cache = _CACHE.get()
     if cache is None:
         return fn(frame)
-    slot = (id(frame), key)
-    if slot not in cache:
-        value = fn(frame)
-        value.flags.writeable = False
-        cache[slot] = value
-    return cache[slot]
+    return cache.get((id(frame), key), lambda: fn(frame))
 
 
 def max_lookback(names: Iterable[str] | None = None) -> int:
@@ -94,20 +127,39 @@ def _values(frame: MarketFrame, feature: Feature) -> np.ndarray:
     return feature.fn(frame)
 
 
+def _threads(rows: int, features: int) -> int:
+    if rows < PARALLEL_MIN_ROWS:
+        return 1
+    return max(
+        1, min(features, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    )
+
+
 def compute_features(frame: MarketFrame, names: Iterable[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """Return the (rows × features) float64 matrix of ``names`` (all registered when None) and the names.
 
     A feature whose input column the frame lacks is NaN throughout (see :func:`available_features`).
+    Large frames are computed on one thread per core (the result is the same).
     """
     selected = list(names) if names else list(FEATURES)
     unknown = [n for n in selected if n not in FEATURES]
     if unknown:
         raise KeyError(f"unknown feature(s) {unknown}; known: {sorted(FEATURES)}")
     matrix = np.empty((len(frame), len(selected)), dtype=np.float64, order="F")  # columns contiguous
-    token = _CACHE.set({})
+    token = _CACHE.set(_SharedCache())
     try:
-        for j, name in enumerate(selected):
-            matrix[:, j] = _values(frame, FEATURES[name])
+
+        def fill(j: int) -> None:
+            matrix[:, j] = _values(frame, FEATURES[selected[j]])
+
+        threads = _threads(len(frame), len(selected))
+        if threads == 1:
+            for j in range(len(selected)):
+                fill(j)
+        else:
+            with ThreadPoolExecutor(threads, thread_name_prefix="features") as pool:
+                for future in [pool.submit(copy_context().run, fill, j) for j in range(len(selected))]:
+                    future.result()
     finally:
         _CACHE.reset(token)
     return matrix, selected
