@@ -153,6 +153,20 @@ def test_declared_lookback_is_enough_to_compute_the_last_row(frame: MarketFrame)
         np.testing.assert_allclose(tail[-1, 0], full[t, j], rtol=1e-6, atol=1e-8, err_msg=name)
 
 
+def test_threaded_compute_equals_one_thread(frame: MarketFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large frames run features on a thread pool with a shared cache: the matrix must not change."""
+    from huracan_ray.mechanic.features import base
+
+    monkeypatch.setattr(base, "PARALLEL_MIN_ROWS", 10**12)
+    serial, names = compute_features(frame)
+    monkeypatch.setattr(base, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    monkeypatch.setattr(base.os, "sched_getaffinity", lambda _: {0, 1, 2, 3}, raising=False)
+    assert base._threads(len(frame), len(names)) == 4
+    threaded, _ = compute_features(frame)
+    np.testing.assert_array_equal(threaded, serial)
+
+
 def test_a_missing_input_is_skipped_not_fatal(market: SyntheticMarket) -> None:
     frame = _frame(market, None)
     kept, skipped = available_features(frame)
