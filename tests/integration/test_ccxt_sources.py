@@ -92,6 +92,24 @@ def test_okx_liquidations_equal_the_market(fake: FakeExchange, market: Synthetic
     assert len(fake.requests_to("liquidation-orders")) > 1
 
 
+def test_okx_liquidations_come_oldest_first_and_a_short_page_does_not_end_the_paging(
+    fake: FakeExchange, market: SyntheticMarket
+) -> None:
+    start, end = market.config.start, market.config.end
+    fake.inject(venue="okx", kind="gap", count=1, path_contains="liquidation-orders", rows=2)  # the newest page
+    got = _source(fake, "okx", page_limits={"liquidations": 20}).fetch(
+        "liquidations", SYMBOL, start, end, exchange="okx"
+    )
+    expected = market.fetch("liquidations", SYMBOL, start, end, "okx")
+    ms = pa.timestamp("ms", tz="UTC")  # venues speak milliseconds
+    ts = got.column("timestamp").cast(ms).to_pylist()
+    want = expected.column("timestamp").cast(ms, safe=False).to_pylist()
+    assert ts == sorted(ts)  # okx pages newest-first; validation judges arrival order oldest-first
+    newest, lost = set(want[-20:]), set(want) - set(ts)
+    assert got.num_rows == expected.num_rows - 2 > 20  # only the two rows the venue dropped, not the older pages
+    assert lost and lost <= newest
+
+
 @pytest.mark.parametrize("venue", ["binance", "bybit"])
 def test_liquidations_without_rest_history_are_empty(fake: FakeExchange, market: SyntheticMarket, venue: str) -> None:
     start, end = _window(market)

@@ -173,7 +173,12 @@ class CcxtSource(BaseSource):
         return page
 
     def _liquidations(self, symbol: str, start_ms: int, end_ms: int) -> list[Any]:
-        """Return raw liquidation rows newest-first, paging back from ``end_ms`` (empty without an endpoint)."""
+        """Return raw liquidation rows oldest-first, paging back from ``end_ms`` (empty without an endpoint).
+
+        The venue pages newest-first; rows are returned sorted by time (stable), the order validation
+        judges. Only an empty page (or one that does not move back) ends the paging: a page short of
+        ``limit`` may be a venue dropping rows, and stopping there would lose every older row.
+        """
         spec = self.venue.liquidations
         if spec is None:
             return []
@@ -191,9 +196,11 @@ class CcxtSource(BaseSource):
                 ex, spec, {**base, "limit": limit, spec.start_param: start_ms - 1, spec.end_param: upper}
             )
             rows.extend(page)
-            if len(page) < limit:
+            oldest = min((int(r["ts"]) for r in page), default=upper)
+            if oldest >= upper:
                 break
-            upper = min(int(r["ts"]) for r in page)
+            upper = oldest
+        rows.sort(key=lambda r: int(r["ts"]))
         return [{**r, "contractSize": market.get("contractSize") or 1.0} for r in rows]
 
     def _liquidation_page(self, ex: ccxt.Exchange, spec: LiquidationSpec, params: dict[str, Any]) -> list[Any]:
