@@ -95,7 +95,7 @@ def test_a_page_out_of_the_venues_order_is_an_incident_and_loses_nothing(
     src = _source(fake, venue)
     got = src.fetch(kind, SYMBOL, start, end, exchange=venue)
     _assert_same_rows(got, market.fetch(kind, SYMBOL, start, end, venue), kind)  # ccxt re-sorted the page
-    assert [i.issue_type for i in src.incidents] == ["out_of_order"]
+    assert [i.issue_type for i in src.incidents] == ["out_of_order_page"]
     assert venue in src.incidents[0].details
 
 

@@ -239,7 +239,7 @@ def test_rows_out_of_order_are_sorted_and_logged(
     brain = Brain(tmp_brain_uri)
     for kind, venue in PATHS:
         assert _check_rows(brain, market, kind, venue) == [], (kind, venue)
-        (disorder,) = _issues(brain, kind, venue, "out_of_order")
+        (disorder,) = _issues(brain, kind, venue, "out_of_order_page")
         assert disorder["severity"] == "info" and "none dropped" in disorder["details"], (kind, venue)
         assert not _issues(brain, kind, venue, "gap")
 

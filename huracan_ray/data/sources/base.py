@@ -62,7 +62,7 @@ class FetchIncident:
     """A venue fault that a fetch recovered from without losing a row, for ``data_quality_logs``.
 
     ``issue_type`` is ``venue_retry`` (calls that failed and were retried: rate limits, 5xx,
-    timeouts, unparseable answers) or ``out_of_order`` (a page outside the venue's documented row
+    timeouts, unparseable answers) or ``out_of_order_page`` (a page outside the venue's documented row
     order, re-sorted by time); ``[start_us, end_us)`` is the window concerned.
     """
 

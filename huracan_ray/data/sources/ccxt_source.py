@@ -6,7 +6,7 @@ Per-venue differences live in :mod:`huracan_ray.data.sources.ccxt_venues`; error
 retried by :mod:`huracan_ray.data.retry`. A failure left after the retries raises
 :class:`~huracan_ray.data.sources.base.SourceError`. What a successful fetch recovered from is kept
 in ``incidents`` for ``data_quality_logs``: the calls it retried (``venue_retry``) and each page the
-venue served outside its documented row order (``out_of_order``; ccxt re-sorts every page by time,
+venue served outside its documented row order (``out_of_order_page``; ccxt re-sorts every page by time,
 so no row is lost, but the fault would otherwise go unseen).
 """
 
@@ -159,7 +159,7 @@ class CcxtSource(BaseSource):
         self._retried.append(f"{type(error).__name__} ({text}), retried after {wait_s:.2f}s")
 
     def _check_order(self, rows: Sequence[Any], time_key: int | str, start_ms: int, end_ms: int) -> None:
-        """Record an ``out_of_order`` incident when a raw page breaks the venue's documented row order."""
+        """Record an ``out_of_order_page`` incident when a raw page breaks the venue's documented row order."""
         times = [t for t in (_raw_time(row, time_key) for row in rows) if t is not None]
         ordered = times[::-1] if self.venue.newest_first else times
         if any(b < a for a, b in pairwise(ordered)):
@@ -168,7 +168,7 @@ class CcxtSource(BaseSource):
                 f"{self.name} served a page of {len(rows)} row(s) outside its {order} order; "
                 "rows sorted by time, none dropped"
             )
-            self._incident("out_of_order", _us(start_ms), _us(end_ms), details)
+            self._incident("out_of_order_page", _us(start_ms), _us(end_ms), details)
 
     def _limit(self, kind: DataKind, cap: int) -> int:
         return max(1, min(cap, self.page_limits.get(str(kind), cap)))
