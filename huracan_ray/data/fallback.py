@@ -111,9 +111,8 @@ def _incident_issues(source: Source, kind: DataKind, exchange: str, symbol: str)
 
 def _try_fallbacks(
     sources: VenueSources, unit: Any, venues: tuple[str, ...]
-) -> tuple[pa.Table | None, str, list[str], pa.Table | None]:
-    """Return (rows, venue) from the first fallback venue that serves ``unit``, the errors of the others
-    and the incidents of the one that served (as issues of the unit's series)."""
+) -> tuple[tuple[pa.Table, str, Source] | None, list[str]]:
+    """Return (rows, venue, source) of the first fallback venue that serves ``unit``; and the others' errors."""
     errors: list[str] = []
     for venue in venues:
         source = sources.get(venue)
@@ -122,9 +121,8 @@ def _try_fallbacks(
         except SourceError as exc:
             errors.append(f"{venue}: {type(exc).__name__}: {exc}")
             continue
-        incidents = _incident_issues(source, DataKind(unit.kind), unit.exchange, unit.symbol)
-        return _relabel(table, unit.exchange, fallback_label(venue, unit.exchange)), venue, errors, incidents
-    return None, "", errors, None
+        return (_relabel(table, unit.exchange, fallback_label(venue, unit.exchange)), venue, source), errors
+    return None, errors
 
 
 def fetch_unit(
@@ -145,13 +143,14 @@ def fetch_unit(
     lo, hi = _us(unit)
     if not alternatives:
         return Fetched(failed_chunk(kind, **where, error=error, config=config), "")
-    table, served, errors, incidents = _try_fallbacks(sources, unit, alternatives)
-    if table is not None and incidents is not None:
+    fallback, errors = _try_fallbacks(sources, unit, alternatives)
+    if fallback is not None:
+        table, served, server = fallback
         note = f"{venue} failed ({error}); window served by {fallback_label(served, venue)}"
-        issue = Issue(FALLBACK_USED, WARNING, lo, hi, note)
+        used = issues_table(str(kind), venue, unit.symbol, [Issue(FALLBACK_USED, WARNING, lo, hi, note)])
         result = validate_chunk(kind, table, **where, config=config)
-        used = issues_table(str(kind), venue, unit.symbol, [issue])
-        return Fetched(_with_issue(result, pa.concat_tables([used, incidents])), served)
+        issues = pa.concat_tables([used, _incident_issues(server, kind, venue, unit.symbol)])
+        return Fetched(_with_issue(result, issues), served)
     note = f"{venue} and every fallback ({', '.join(alternatives)}) failed: " + "; ".join(errors)
     issue = Issue(DEGRADED, CRITICAL, lo, hi, note)
     failed = failed_chunk(kind, **where, error=error, config=config)
