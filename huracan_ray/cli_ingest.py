@@ -56,12 +56,19 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _source(source: str | None, exchange: str, base_url: str | None) -> tuple[str, dict[str, Any]]:
-    """Return (source name, its config): ``synthetic`` when asked, else the exchange's ccxt source."""
+def _source(source: str | None, exchange: str, base_url: str | None, timeframe: str) -> tuple[str, dict[str, Any]]:
+    """Return (source name, its config): ``synthetic`` when asked, else the exchange's ccxt source.
+
+    A ccxt venue is given the candle ``timeframe`` too: validation expects bars of that timeframe.
+    """
+    from huracan_ray.data.sources.ccxt_venues import VENUES
+
     name = source or exchange
     config: dict[str, Any] = {}
     if base_url and name != "synthetic":
         config["base_url"] = base_url
+    if name in VENUES:
+        config["timeframe"] = timeframe
     return name, config
 
 
@@ -86,7 +93,7 @@ def build_config(
 
     start, end = _utc(start), _utc(end)
     fallbacks = _split(fallback)
-    name, config = _source(source, exchange, base_url)
+    name, config = _source(source, exchange, base_url, timeframe)
     if name == "synthetic":
         days = max((end - start) / timedelta(days=1), 1 / 1440)
         config = {"start": start, "days": days, "symbols": _split(symbols), "exchanges": (exchange, *fallbacks)}

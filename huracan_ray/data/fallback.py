@@ -12,6 +12,9 @@ records who really served them (``"bybit (fallback for binance)"``) and a ``fall
 is logged. When every venue fails the window is ``degraded`` (critical), next to its
 ``fetch_failed``. Choice documented: provenance over purity — a model trained on binance candles may
 see some bybit bars, always marked and logged, rather than a hole.
+
+What the serving source recovered from without losing a row (retried calls, a page out of the
+venue's order: its :func:`~huracan_ray.data.sources.incidents_of`) is logged too, as ``info``.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from huracan_ray.data.records import CRITICAL, WARNING, Issue, issues_table
-from huracan_ray.data.sources import DataKind, Source, SourceError, build_source
+from huracan_ray.data.records import CRITICAL, INFO, WARNING, Issue, issues_table
+from huracan_ray.data.sources import DataKind, Source, SourceError, build_source, incidents_of
 from huracan_ray.data.sources.ccxt_venues import VENUES
 from huracan_ray.data.validation import ValidationConfig, ValidationResult, failed_chunk, validate_chunk
 
@@ -100,17 +103,26 @@ def _us(unit: Any) -> tuple[int, int]:
     return (unit.start - epoch) // timedelta(microseconds=1), (unit.end - epoch) // timedelta(microseconds=1)
 
 
-def _try_fallbacks(sources: VenueSources, unit: Any, venues: tuple[str, ...]) -> tuple[pa.Table | None, str, list[str]]:
-    """Return (rows, venue) from the first fallback venue that serves ``unit``, and the errors of the others."""
+def _incident_issues(source: Source, kind: DataKind, exchange: str, symbol: str) -> pa.Table:
+    """Return the faults ``source``'s last fetch recovered from as ``info`` issues of the series."""
+    found = [Issue(i.issue_type, INFO, i.start_us, i.end_us, i.details) for i in incidents_of(source)]
+    return issues_table(str(kind), exchange, symbol, found)
+
+
+def _try_fallbacks(
+    sources: VenueSources, unit: Any, venues: tuple[str, ...]
+) -> tuple[tuple[pa.Table, str, Source] | None, list[str]]:
+    """Return (rows, venue, source) of the first fallback venue that serves ``unit``; and the others' errors."""
     errors: list[str] = []
     for venue in venues:
+        source = sources.get(venue)
         try:
-            table = sources.get(venue).fetch(unit.kind, unit.symbol, unit.start, unit.end, exchange=venue)
+            table = source.fetch(unit.kind, unit.symbol, unit.start, unit.end, exchange=venue)
         except SourceError as exc:
             errors.append(f"{venue}: {type(exc).__name__}: {exc}")
             continue
-        return _relabel(table, unit.exchange, fallback_label(venue, unit.exchange)), venue, errors
-    return None, "", errors
+        return (_relabel(table, unit.exchange, fallback_label(venue, unit.exchange)), venue, source), errors
+    return None, errors
 
 
 def fetch_unit(
@@ -120,21 +132,25 @@ def fetch_unit(
     kind = DataKind(unit.kind)
     where = {"exchange": unit.exchange, "symbol": unit.symbol, "start": unit.start, "end": unit.end}
     venue = unit.exchange if kind.has_exchange else ""
+    source = sources.get(venue)
     try:
-        table = sources.get(venue).fetch(kind, unit.symbol, unit.start, unit.end, exchange=unit.exchange)
-        return Fetched(validate_chunk(kind, table, **where, config=config), venue or "source")
+        table = source.fetch(kind, unit.symbol, unit.start, unit.end, exchange=unit.exchange)
+        result = validate_chunk(kind, table, **where, config=config)
+        return Fetched(_with_issue(result, _incident_issues(source, kind, venue, unit.symbol)), venue or "source")
     except SourceError as exc:  # the venue failed us; anything else is a bug and fails the ingest
         error = f"{type(exc).__name__}: {exc}"
     alternatives = tuple(fallbacks.get(venue, ())) if venue else ()
     lo, hi = _us(unit)
     if not alternatives:
         return Fetched(failed_chunk(kind, **where, error=error, config=config), "")
-    table, served, errors = _try_fallbacks(sources, unit, alternatives)
-    if table is not None:
+    fallback, errors = _try_fallbacks(sources, unit, alternatives)
+    if fallback is not None:
+        table, served, server = fallback
         note = f"{venue} failed ({error}); window served by {fallback_label(served, venue)}"
-        issue = Issue(FALLBACK_USED, WARNING, lo, hi, note)
+        used = issues_table(str(kind), venue, unit.symbol, [Issue(FALLBACK_USED, WARNING, lo, hi, note)])
         result = validate_chunk(kind, table, **where, config=config)
-        return Fetched(_with_issue(result, issues_table(str(kind), venue, unit.symbol, [issue])), served)
+        issues = pa.concat_tables([used, _incident_issues(server, kind, venue, unit.symbol)])
+        return Fetched(_with_issue(result, issues), served)
     note = f"{venue} and every fallback ({', '.join(alternatives)}) failed: " + "; ".join(errors)
     issue = Issue(DEGRADED, CRITICAL, lo, hi, note)
     failed = failed_chunk(kind, **where, error=error, config=config)

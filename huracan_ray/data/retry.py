@@ -118,12 +118,17 @@ def map_ccxt_error(exc: BaseException, headers: Mapping[str, Any] | None = None)
 
 
 def retrier(
-    config: RetryConfig, *, sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None
+    config: RetryConfig,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+    on_retry: Callable[[VenueError, float], None] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Return a decorator that retries temporary venue errors with backoff, up to ``config.max_attempts``.
 
     The wrapped function raises domain errors (or ccxt ones, mapped by :func:`map_ccxt_error`);
     a permanent error or the last attempt's error propagates as a :class:`VenueError`.
+    ``on_retry(error, wait_s)`` is called before each wait (to log the fault the retry recovers from).
     """
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
@@ -141,6 +146,8 @@ def retrier(
                         raise error from exc
                     wait = config.delay(attempt, error, rng)
                     log.warning("attempt %d of %s failed (%s); retrying in %.2fs", attempt, fn.__name__, error, wait)
+                    if on_retry is not None:
+                        on_retry(error, wait)
                     sleep(wait)
                     attempt += 1
 

@@ -19,6 +19,11 @@ pytestmark = pytest.mark.integration
 SYMBOL = "BTC/USDT:USDT"
 VENUES = {"binance": BinanceSource, "bybit": BybitSource, "okx": OkxSource}
 CANDLE_PATH = {"binance": "klines", "bybit": "kline", "okx": "history-candles"}
+PATHS = {
+    "candles": CANDLE_PATH,
+    "funding_rates": {"binance": "fundingRate", "bybit": "funding/history", "okx": "funding-rate-history"},
+    "open_interest": {"binance": "openInterestHist", "bybit": "open-interest", "okx": "open-interest-history"},
+}
 VALUE_COLUMNS = {
     "candles": ("open", "high", "low", "close", "volume"),
     "funding_rates": ("funding_rate",),
@@ -70,12 +75,28 @@ def _assert_same_rows(got: pa.Table, expected: pa.Table, kind: str) -> None:
 @pytest.mark.parametrize("kind", ["candles", "funding_rates", "open_interest"])
 def test_rows_equal_the_market(fake: FakeExchange, market: SyntheticMarket, venue: str, kind: str) -> None:
     start, end = _window(market, hours=30)
-    got = _source(fake, venue).fetch(kind, SYMBOL, start, end, exchange=venue)
+    src = _source(fake, venue)
+    got = src.fetch(kind, SYMBOL, start, end, exchange=venue)
     expected = market.fetch(kind, SYMBOL, start, end, venue)
     assert got.num_rows == expected.num_rows > 0
     _assert_same_rows(got, expected, kind)
     assert set(got.column("source").to_pylist()) == {venue}
     assert got.schema.field("timestamp").type == pa.timestamp("us", tz="UTC")
+    assert src.incidents == ()  # a clean fetch: nothing to log
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+@pytest.mark.parametrize("kind", ["candles", "funding_rates", "open_interest"])
+def test_a_page_out_of_the_venues_order_is_an_incident_and_loses_nothing(
+    fake: FakeExchange, market: SyntheticMarket, venue: str, kind: str
+) -> None:
+    fake.inject(venue=venue, kind="out_of_order", count=1, path_contains=PATHS[kind][venue])
+    start, end = _window(market, hours=30)
+    src = _source(fake, venue)
+    got = src.fetch(kind, SYMBOL, start, end, exchange=venue)
+    _assert_same_rows(got, market.fetch(kind, SYMBOL, start, end, venue), kind)  # ccxt re-sorted the page
+    assert [i.issue_type for i in src.incidents] == ["out_of_order_page"]
+    assert venue in src.incidents[0].details
 
 
 def test_okx_liquidations_equal_the_market(fake: FakeExchange, market: SyntheticMarket) -> None:
@@ -90,6 +111,24 @@ def test_okx_liquidations_equal_the_market(fake: FakeExchange, market: Synthetic
         expected.column("size_usd").to_pylist(), rel=1e-9
     )
     assert len(fake.requests_to("liquidation-orders")) > 1
+
+
+def test_okx_liquidations_come_oldest_first_and_a_short_page_does_not_end_the_paging(
+    fake: FakeExchange, market: SyntheticMarket
+) -> None:
+    start, end = market.config.start, market.config.end
+    fake.inject(venue="okx", kind="gap", count=1, path_contains="liquidation-orders", rows=2)  # the newest page
+    got = _source(fake, "okx", page_limits={"liquidations": 20}).fetch(
+        "liquidations", SYMBOL, start, end, exchange="okx"
+    )
+    expected = market.fetch("liquidations", SYMBOL, start, end, "okx")
+    ms = pa.timestamp("ms", tz="UTC")  # venues speak milliseconds
+    ts = got.column("timestamp").cast(ms).to_pylist()
+    want = expected.column("timestamp").cast(ms, safe=False).to_pylist()
+    assert ts == sorted(ts)  # okx pages newest-first; validation judges arrival order oldest-first
+    newest, lost = set(want[-20:]), set(want) - set(ts)
+    assert got.num_rows == expected.num_rows - 2 > 20  # only the two rows the venue dropped, not the older pages
+    assert lost and lost <= newest
 
 
 @pytest.mark.parametrize("venue", ["binance", "bybit"])
@@ -133,6 +172,21 @@ def test_5xx_and_truncated_json_are_retried(fake: FakeExchange, market: Syntheti
     got, expected = _fetch_candles(fake, market, venue)
     _assert_same_rows(got, expected, "candles")
     assert len(fake.requests_to(CANDLE_PATH[venue])) == 3
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+def test_retried_calls_are_one_incident_of_the_fetch(fake: FakeExchange, market: SyntheticMarket, venue: str) -> None:
+    fake.inject(venue=venue, kind="5xx", count=1, path_contains=CANDLE_PATH[venue], status=502)
+    fake.inject(venue=venue, kind="truncated", count=1, path_contains=CANDLE_PATH[venue])
+    start, end = _window(market, hours=1)
+    src = _source(fake, venue)
+    src.fetch("candles", SYMBOL, start, end, exchange=venue)
+    (incident,) = src.incidents
+    assert incident.issue_type == "venue_retry" and incident.details.startswith(f"{venue}: 2 failed call(s) retried")
+    assert "502" in incident.details and "unparseable" in incident.details
+    assert incident.start_us == int(start.timestamp()) * 10**6 and incident.end_us == int(end.timestamp()) * 10**6
+    src.fetch("candles", SYMBOL, start, end, exchange=venue)
+    assert src.incidents == ()  # each fetch reports only its own
 
 
 @pytest.mark.parametrize("venue", list(VENUES))

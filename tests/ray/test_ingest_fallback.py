@@ -44,6 +44,7 @@ def _logs(brain: Brain, issue_type: str) -> list[dict]:
 def test_fallback_serves_the_window_with_provenance(fake: FakeExchange, tmp_brain_uri: str) -> None:
     fake.clear_faults()
     fake.inject(venue="binance", kind="down", count=None)
+    fake.inject(venue="bybit", kind="5xx", count=1, path_contains="kline")  # the fallback's first call: retried
     report = run_ingest(tmp_brain_uri, None, _config(fake))
     brain = Brain(tmp_brain_uri)
     candles = brain.read("candles")
@@ -53,6 +54,8 @@ def test_fallback_serves_the_window_with_provenance(fake: FakeExchange, tmp_brai
     used = _logs(brain, "fallback_used")
     assert len(used) == 2 and {u["severity"] for u in used} == {"warning"}
     assert _logs(brain, "fetch_failed") == [] and report.totals["failed_units"] == 0
+    (retried,) = _logs(brain, "venue_retry")  # logged under the series it served, naming who retried
+    assert retried["exchange"] == "binance" and retried["details"].startswith("bybit: 1 failed call(s) retried")
 
 
 @pytest.mark.usefixtures("ray_cluster")

@@ -78,6 +78,10 @@ def test_row_faults_are_logged_and_nothing_is_lost_or_duplicated(
     assert candles.num_rows == series.written == 1440 - 12  # the 12 bars the venue dropped, nothing else
     keys = pc.cast(candles.column("timestamp"), pa.int64())
     assert pc.count_distinct(keys).as_py() == candles.num_rows
-    issues = set(brain.read("data_quality_logs").column("issue_type").to_pylist())
+    logs = brain.read("data_quality_logs")
+    issues = set(logs.column("issue_type").to_pylist())
     assert "gap" in issues
     assert {"duplicate", "duplicate_conflict"} & issues
+    (retried,) = [r for r in logs.to_pylist() if r["issue_type"] == "venue_retry"]  # 429, 5xx, truncated JSON
+    assert retried["severity"] == "info" and "3 failed call(s) retried" in retried["details"]
+    assert "RateLimited" in retried["details"] and "unparseable" in retried["details"]

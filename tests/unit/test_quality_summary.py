@@ -146,6 +146,16 @@ def test_stale_and_unknown_issue_types_still_reported() -> None:
     assert "BTC/USDT:USDT on binance: candles 1 clock_skew (exchange clock 3 s ahead)" in lines
 
 
+def test_recovered_venue_faults_are_reported_as_such_not_as_quarantines() -> None:
+    rows = [
+        issue("venue_retry", "info", 0, 1440, "okx: 2 failed call(s) retried: RateLimited (...)", exchange="okx"),
+        issue("out_of_order_page", "info", 0, 100, "okx served a page of 100 row(s) outside its newest-first order; "
+              "rows sorted by time, none dropped", exchange="okx"),
+    ]  # fmt: skip
+    (line,) = summarize_quality_rows(rows, DAY).lines  # nothing was quarantined: no quarantine line
+    assert line.startswith("BTC/USDT:USDT on okx: candles 1 out_of_order_page, 1 venue_retry (")
+
+
 def test_empty_day_says_no_issues(tmp_brain_uri: str) -> None:
     brain = Brain(tmp_brain_uri)
     assert latest_quality_day(brain) is None

@@ -82,9 +82,13 @@ def test_cli_config_maps_aliases_and_resume() -> None:
         parse_kinds("candles,nope")
     cfg = build_config("binance", "BTC/USDT:USDT", "candles", START, START + timedelta(days=1), base_url="http://x",
                        fallback="bybit", force=True)  # fmt: skip
-    assert cfg.source == "binance" and cfg.source_config == {"base_url": "http://x"}
+    assert cfg.source == "binance" and cfg.source_config == {"base_url": "http://x", "timeframe": "1m"}
     assert cfg.fallbacks == {"binance": ("bybit",)} and cfg.resume is False
     assert IngestUnit.from_item(plan_units(cfg)[0].to_item()).exchange == "binance"
+    hourly = build_config("okx", "BTC/USDT:USDT", "candles", START, START + timedelta(days=1), timeframe="1h")
+    assert (
+        hourly.source_config == {"timeframe": "1h"} and hourly.validation.timeframe == "1h"
+    )  # both, or all quarantined
 
 
 def _cli(brain_uri: str, days: int, env: dict[str, str]) -> subprocess.Popen:

@@ -4,10 +4,12 @@ from huracan_ray.data.sources.base import (
     SOURCES,
     BaseSource,
     DataKind,
+    FetchIncident,
     Source,
     SourceError,
     build_source,
     coerce,
+    incidents_of,
     register_source,
 )
 from huracan_ray.data.sources.ccxt_source import CcxtSource
@@ -20,6 +22,7 @@ __all__ = [
     "BaseSource",
     "CcxtSource",
     "DataKind",
+    "FetchIncident",
     "FileSource",
     "SentimentSource",
     "Source",
@@ -27,5 +30,6 @@ __all__ = [
     "SyntheticSource",
     "build_source",
     "coerce",
+    "incidents_of",
     "register_source",
 ]

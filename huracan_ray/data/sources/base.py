@@ -24,10 +24,12 @@ __all__ = [
     "SOURCES",
     "BaseSource",
     "DataKind",
+    "FetchIncident",
     "Source",
     "SourceError",
     "build_source",
     "coerce",
+    "incidents_of",
     "register_source",
 ]
 
@@ -55,6 +57,21 @@ class SourceError(Exception):
     """
 
 
+@dataclasses.dataclass(frozen=True)
+class FetchIncident:
+    """A venue fault that a fetch recovered from without losing a row, for ``data_quality_logs``.
+
+    ``issue_type`` is ``venue_retry`` (calls that failed and were retried: rate limits, 5xx,
+    timeouts, unparseable answers) or ``out_of_order_page`` (a page outside the venue's documented row
+    order, re-sorted by time); ``[start_us, end_us)`` is the window concerned.
+    """
+
+    issue_type: str
+    start_us: int
+    end_us: int
+    details: str
+
+
 @runtime_checkable
 class Source(Protocol):
     """A market data source: ``fetch`` returns rows of one kind, (exchange, symbol) and window."""
@@ -65,9 +82,16 @@ class Source(Protocol):
         """Return ``kind`` rows with ``start <= timestamp < end`` in the Brain table's input schema.
 
         Rows come in the order the venue gave them: validation, not the source, judges order,
-        duplicates and values. Venue-free kinds ignore ``exchange``.
+        duplicates and values. A source whose client re-sorts each page (ccxt does) reports a page
+        it got out of the venue's order as a :class:`FetchIncident` instead (see
+        :func:`incidents_of`). Venue-free kinds ignore ``exchange``.
         """
         ...
+
+
+def incidents_of(source: Source) -> tuple[FetchIncident, ...]:
+    """Return the incidents of ``source``'s last successful fetch (none for a source that keeps none)."""
+    return tuple(getattr(source, "incidents", ()))
 
 
 def _utc(value: datetime) -> datetime:
@@ -98,9 +122,11 @@ class BaseSource:
     ``fetch`` normalises the window to UTC, calls the subclass's ``_fetch``, casts the result to the
     kind's input schema (nulls kept for validation) and trims rows outside ``[start, end)`` (a
     paging artefact of venues, not a fault). It never sorts or deduplicates: validation judges that.
+    ``incidents`` holds what the last fetch recovered from (``_fetch`` adds them with :meth:`_incident`).
     """
 
     name: str = ""
+    incidents: tuple[FetchIncident, ...] = ()
 
     def fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
         """Return ``kind`` rows of (``exchange``, ``symbol``) with ``start <= timestamp < end``."""
@@ -108,6 +134,7 @@ class BaseSource:
         start, end = _utc(start), _utc(end)
         if end <= start:
             raise ValueError(f"empty window: start {start.isoformat()} is not before end {end.isoformat()}")
+        self.incidents = ()
         table = coerce(kind, self._fetch(kind, symbol, start, end, exchange=exchange))
         ts = table.column("timestamp")
         inside = pc.and_(pc.greater_equal(ts, pa.scalar(start, TS)), pc.less(ts, pa.scalar(end, TS)))
@@ -115,6 +142,10 @@ class BaseSource:
 
     def _fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
         raise NotImplementedError
+
+    def _incident(self, issue_type: str, start_us: int, end_us: int, details: str) -> None:
+        """Record a fault the current fetch recovered from (see :class:`FetchIncident`)."""
+        self.incidents = (*self.incidents, FetchIncident(issue_type, start_us, end_us, details))
 
 
 SourceFactory = Callable[..., Source]

@@ -4,13 +4,18 @@ Registered as ``binance``, ``bybit`` and ``okx``; each is built from plain value
 (``build_source("okx", base_url="http://127.0.0.1:9000", timeout_ms=2000, retry={"max_attempts": 3})``).
 Per-venue differences live in :mod:`huracan_ray.data.sources.ccxt_venues`; errors are mapped and
 retried by :mod:`huracan_ray.data.retry`. A failure left after the retries raises
-:class:`~huracan_ray.data.sources.base.SourceError`.
+:class:`~huracan_ray.data.sources.base.SourceError`. What a successful fetch recovered from is kept
+in ``incidents`` for ``data_quality_logs``: the calls it retried (``venue_retry``) and each page the
+venue served outside its documented row order (``out_of_order_page``; ccxt re-sorts every page by time,
+so no row is lost, but the fault would otherwise go unseen).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -85,7 +90,8 @@ class CcxtSource(BaseSource):
         self.page_limits = dict(page_limits or {})
         self.rate_limit = rate_limit
         self._exchange: ccxt.Exchange | None = None
-        self._call = retrier(self.retry)(self._call_once)
+        self._retried: list[str] = []
+        self._call = retrier(self.retry, on_retry=self._on_retry)(self._call_once)
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -131,6 +137,7 @@ class CcxtSource(BaseSource):
     # --- fetch -------------------------------------------------------------------------------------
 
     def _fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
+        self._retried = []
         try:
             if kind is DataKind.LIQUIDATIONS:
                 rows = self._liquidations(symbol, _ms(start), _ms(end))
@@ -140,7 +147,28 @@ class CcxtSource(BaseSource):
                 raise ValueError(f"{self.name} has no {kind} data")
         except VenueError as exc:
             raise SourceError(f"{self.name} {kind} {symbol}: {exc}") from exc
+        if self._retried:
+            listed = "; ".join(self._retried[:_LISTED]) + ("; ..." if len(self._retried) > _LISTED else "")
+            details = f"{self.name}: {len(self._retried)} failed call(s) retried: {listed}"
+            self._incident("venue_retry", _us(_ms(start)), _us(_ms(end)), details)
         return self._table(kind, exchange, symbol, rows)
+
+    def _on_retry(self, error: VenueError, wait_s: float) -> None:
+        """Remember a failed call the retrier is about to retry (logged once the fetch succeeds)."""
+        text = _QUERY.sub("", str(error))[:_ERROR_CHARS]  # the incident's window says which data it was
+        self._retried.append(f"{type(error).__name__} ({text}), retried after {wait_s:.2f}s")
+
+    def _check_order(self, rows: Sequence[Any], time_key: int | str, start_ms: int, end_ms: int) -> None:
+        """Record an ``out_of_order_page`` incident when a raw page breaks the venue's documented row order."""
+        times = [t for t in (_raw_time(row, time_key) for row in rows) if t is not None]
+        ordered = times[::-1] if self.venue.newest_first else times
+        if any(b < a for a, b in pairwise(ordered)):
+            order = "newest-first" if self.venue.newest_first else "oldest-first"
+            details = (
+                f"{self.name} served a page of {len(rows)} row(s) outside its {order} order; "
+                "rows sorted by time, none dropped"
+            )
+            self._incident("out_of_order_page", _us(start_ms), _us(end_ms), details)
 
     def _limit(self, kind: DataKind, cap: int) -> int:
         return max(1, min(cap, self.page_limits.get(str(kind), cap)))
@@ -170,10 +198,16 @@ class CcxtSource(BaseSource):
         page = self._call(method, *args, params)
         if not isinstance(page, list):
             raise SourceError(f"{self.name} {spec.method} returned {type(page).__name__}, not a list")
+        self._check_order(_rows_at(ex.last_json_response, self.venue.rows_path), spec.time_key, since, page_end)
         return page
 
     def _liquidations(self, symbol: str, start_ms: int, end_ms: int) -> list[Any]:
-        """Return raw liquidation rows newest-first, paging back from ``end_ms`` (empty without an endpoint)."""
+        """Return raw liquidation rows oldest-first, paging back from ``end_ms`` (empty without an endpoint).
+
+        The venue pages newest-first; rows are returned sorted by time (stable), the order validation
+        judges. Only an empty page (or one that does not move back) ends the paging: a page short of
+        ``limit`` may be a venue dropping rows, and stopping there would lose every older row.
+        """
         spec = self.venue.liquidations
         if spec is None:
             return []
@@ -190,10 +224,13 @@ class CcxtSource(BaseSource):
             page = self._liquidation_page(
                 ex, spec, {**base, "limit": limit, spec.start_param: start_ms - 1, spec.end_param: upper}
             )
+            self._check_order(page, "ts", start_ms, upper)
             rows.extend(page)
-            if len(page) < limit:
+            oldest = min((int(r["ts"]) for r in page), default=upper)
+            if oldest >= upper:
                 break
-            upper = min(int(r["ts"]) for r in page)
+            upper = oldest
+        rows.sort(key=lambda r: int(r["ts"]))
         return [{**r, "contractSize": market.get("contractSize") or 1.0} for r in rows]
 
     def _liquidation_page(self, ex: ccxt.Exchange, spec: LiquidationSpec, params: dict[str, Any]) -> list[Any]:
@@ -286,6 +323,28 @@ class OkxSource(CcxtSource):
     """OKX v5 USDT swaps; liquidations from the public ``liquidation-orders`` REST endpoint."""
 
     venue = VENUES["okx"]
+
+
+_LISTED = 5
+"""Retried errors listed in one ``venue_retry`` incident (the count says how many there were)."""
+_ERROR_CHARS = 240
+_QUERY = re.compile(r"\?\S*")
+"""A URL's query string in an error message."""
+
+
+def _rows_at(answer: Any, path: tuple[str, ...]) -> list[Any]:
+    """Return the list of raw rows at ``path`` in a JSON answer (empty when it is not there)."""
+    for key in path:
+        answer = answer.get(key) if isinstance(answer, Mapping) else None
+    return answer if isinstance(answer, list) else []
+
+
+def _raw_time(row: Any, key: int | str) -> int | None:
+    """Return the time (ms) of a raw row, or None when it has none readable."""
+    try:
+        return int(row[key])
+    except (LookupError, TypeError, ValueError):
+        return None
 
 
 def _row_ms(row: Any) -> int:

@@ -3,7 +3,8 @@
 :mod:`huracan_ray.data.sources.ccxt_source` reads these specs and holds no per-venue branches.
 Every page asks for an explicit window ``[page_start, page_end)`` of at most ``page_limit`` rows
 (``page_limit`` periods of ``step``), so a venue's row order (oldest- or newest-first) and its
-default window do not matter.
+default window do not matter to the rows; the order is only checked (``rows_path``, ``time_key``,
+``newest_first``) so that a page served out of it is logged.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class KindSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     from_info: Mapping[str, int | str] = field(default_factory=dict)
     """Columns read from the raw row (``info``) by index or key, where ccxt's unified field differs."""
+    time_key: int | str = 0
+    """Index or key of the time (ms) in a raw row, to check the venue's row order (ccxt re-sorts)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,10 @@ class VenueSpec:
     kinds: Mapping[DataKind, KindSpec]
     liquidations: LiquidationSpec | None = None
     funding_interval_hours: float = 8.0
+    rows_path: tuple[str, ...] = ()
+    """Keys from a raw JSON answer to its list of rows (binance: the answer itself)."""
+    newest_first: bool = False
+    """The venue's documented row order within a page (bybit and okx: newest first)."""
 
 
 _OI_STEP = "5m"
@@ -79,9 +86,9 @@ VENUES: Mapping[str, VenueSpec] = MappingProxyType(
             url_keys=("fapiPublic", "fapiPublicV2", "fapiPublicV3", "fapiData"),
             kinds={
                 DataKind.CANDLES: KindSpec("fetch_ohlcv", 1000, takes_timeframe=True),  # ccxt caps binance at 1000
-                DataKind.FUNDING_RATES: KindSpec("fetch_funding_rate_history", 1000, step="8h"),
+                DataKind.FUNDING_RATES: KindSpec("fetch_funding_rate_history", 1000, step="8h", time_key="fundingTime"),
                 DataKind.OPEN_INTEREST: KindSpec(
-                    "fetch_open_interest_history", 500, step=_OI_STEP, takes_timeframe=True
+                    "fetch_open_interest_history", 500, step=_OI_STEP, takes_timeframe=True, time_key="timestamp"
                 ),
             },
         ),
@@ -92,11 +99,15 @@ VENUES: Mapping[str, VenueSpec] = MappingProxyType(
             url_keys=None,
             kinds={
                 DataKind.CANDLES: KindSpec("fetch_ohlcv", 1000, takes_timeframe=True),
-                DataKind.FUNDING_RATES: KindSpec("fetch_funding_rate_history", 200, step="8h"),
+                DataKind.FUNDING_RATES: KindSpec(
+                    "fetch_funding_rate_history", 200, step="8h", time_key="fundingRateTimestamp"
+                ),
                 DataKind.OPEN_INTEREST: KindSpec(
-                    "fetch_open_interest_history", 200, step=_OI_STEP, takes_timeframe=True
+                    "fetch_open_interest_history", 200, step=_OI_STEP, takes_timeframe=True, time_key="timestamp"
                 ),
             },
+            rows_path=("result", "list"),
+            newest_first=True,
         ),
         "okx": VenueSpec(
             name="okx",
@@ -108,7 +119,12 @@ VENUES: Mapping[str, VenueSpec] = MappingProxyType(
                     "fetch_ohlcv", 100, takes_timeframe=True, end_exclusive=True, params={"type": "HistoryCandles"}
                 ),
                 DataKind.FUNDING_RATES: KindSpec(
-                    "fetch_funding_rate_history", 100, step="8h", end_param="after", end_exclusive=True
+                    "fetch_funding_rate_history",
+                    100,
+                    step="8h",
+                    end_param="after",
+                    end_exclusive=True,
+                    time_key="fundingTime",
                 ),
                 DataKind.OPEN_INTEREST: KindSpec(
                     "fetch_open_interest_history",
@@ -127,6 +143,8 @@ VENUES: Mapping[str, VenueSpec] = MappingProxyType(
                 params={"instType": "SWAP", "state": "filled"},
                 market_params={"instFamily": "instFamily", "instId": "id"},
             ),
+            rows_path=("data",),
+            newest_first=True,
         ),
     }
 )
