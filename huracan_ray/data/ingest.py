@@ -3,8 +3,8 @@
 A unit is one fetch: (kind, exchange, symbol) over one chunk of time. All units of all kinds go
 into one dataset (``ray.data.from_items``); Ray tasks fetch and validate the units of a block per
 call (:func:`~.validation.validate_chunk`). Each worker process keeps the sources it built from
-plain config in a small cache (exchange clients and generated markets are costly to rebuild per
-task), which gives an actor's reuse without the ~2 s an actor pool takes to start per run. A task
+plain config for the rest of the run (exchange clients and generated markets are costly to rebuild
+per task), which gives an actor's reuse without the ~2 s an actor pool takes to start per run. A task
 returns one envelope row per unit (:mod:`~.ingest_results`): blocks of the dataset share one
 schema although each unit yields three tables of different schemas. Several units go in a block
 because Ray Data costs ~10 ms per block here, more than validating a day of 1-minute candles.
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -183,7 +184,11 @@ def _fetch_block(batch: pa.Table, spec: dict[str, Any], key: str) -> pa.Table:
 
 
 def _worker_spec(config: IngestConfig) -> tuple[dict[str, Any], str]:
-    """Return the part of ``config`` a worker needs and a key naming it (canonical JSON)."""
+    """Return the part of ``config`` a worker needs and a key naming it for this run only.
+
+    The key is unique per call: a worker reuses its sources across the tasks of one ingest, never
+    across ingests, so no client state (pooled connections, loaded markets) outlives a run.
+    """
     spec = {
         "source": config.source,
         "source_config": dict(config.source_config),
@@ -191,7 +196,7 @@ def _worker_spec(config: IngestConfig) -> tuple[dict[str, Any], str]:
         "fallbacks": {k: tuple(v) for k, v in config.fallbacks.items()},
         "validation": config.validation.model_dump(),
     }
-    return spec, json.dumps(spec, sort_keys=True, default=repr)
+    return spec, f"{uuid.uuid4().hex}:" + json.dumps(spec, sort_keys=True, default=repr)
 
 
 def _results(units: list[IngestUnit], config: IngestConfig, quiet: bool) -> Iterator[tuple[ValidationResult, str]]:

@@ -124,6 +124,7 @@ class FakeExchange:
         self.faults: list[Fault] = []
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        self._generation = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -197,9 +198,14 @@ class FakeExchange:
             self.faults.clear()
 
     def clear_requests(self) -> None:
-        """Forget the recorded requests."""
+        """Forget the recorded requests, and never record one that arrived before this call.
+
+        A ``timeout`` fault answers (and would be recorded) after its delay, possibly after the
+        test that injected it has ended: it belongs to that test, not the next one.
+        """
         with self._lock:
             self.requests.clear()
+            self._generation += 1
 
     def requests_to(self, path_contains: str, venue: str | None = None) -> list[RecordedRequest]:
         """Return the recorded requests whose path contains ``path_contains`` (of ``venue`` if given)."""
@@ -214,10 +220,19 @@ class FakeExchange:
                     return fault
         return None
 
-    def _record(self, venue: str, scope: dict[str, Any], query: dict[str, str], status: int, fault: Fault | None):
+    def _record(
+        self,
+        venue: str,
+        scope: dict[str, Any],
+        query: dict[str, str],
+        status: int,
+        fault: Fault | None,
+        generation: int,
+    ) -> None:
         rec = RecordedRequest(venue, scope["method"], scope["path"], query, status, fault.kind if fault else None)
         with self._lock:
-            self.requests.append(rec)
+            if generation == self._generation:
+                self.requests.append(rec)
 
     # --- the ASGI app ------------------------------------------------------------------------------
 
@@ -227,9 +242,10 @@ class FakeExchange:
         path = scope["path"]
         query = dict(parse_qsl(scope.get("query_string", b"").decode()))
         venue = _venue_of(path)
+        generation = self._generation
         fault = self._take_fault(venue, path)
         status, headers, body = await self._answer(venue, path, query, fault)
-        self._record(venue, scope, query, status, fault)
+        self._record(venue, scope, query, status, fault, generation)
         headers = {"content-type": "application/json", **headers}
         raw_headers = [(k.encode(), v.encode()) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
