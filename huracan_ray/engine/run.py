@@ -211,14 +211,14 @@ def _register_symbol(
     now: datetime,
 ) -> tuple[list[registry.RegisteredModel], list[VariantOutcome]]:
     version = registry.next_version(brain, ds.symbol)
-    models: list[registry.RegisteredModel] = []
-    variants: list[VariantOutcome] = []
-    for record, status in _choose(records):
+    models, candidates = [], []
+    for record, status in _choose(records):  # the approved model first
         model, candidate = _register_model(brain, ds, record, status, version, config, mechanic, run_id)
         models.append(model)
+        candidates.append(candidate)
         _write_attention(brain, candidate, model.model_id, ds.symbol, now)
-        if status == "approved":  # variants derive from the approved model: judge them against it
-            variants = judge_variants(brain, ds, model, candidate, [p.result() for p in pending], config)
+    # variants derive from the approved model: judge them against it (their tasks ran meanwhile)
+    variants = judge_variants(brain, ds, models[0], candidates[0], [p.result() for p in pending], config)
     if variants:
         summary = {v.regime: v.summary() for v in variants}
         models[0] = replace(models[0], manifest={**models[0].manifest, "regime_variants": summary})

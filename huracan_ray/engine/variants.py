@@ -180,6 +180,14 @@ class PendingVariant:
             return VariantFit(self.symbol, self.regime, self.rows, skipped=f"training failed: {exc}")
 
 
+def _plan(ds: SymbolDataset, regime: str, config: EngineConfig) -> tuple[RegimeRows, str | None]:
+    """Return the regime's rows of ``ds`` and why a variant cannot be trained on them (None if it can)."""
+    if ds.cascade is None:
+        return RegimeRows(0, 0, 0, 0, 0), "the dataset has no cascade regime labels"
+    rows = count_regime_rows(ds, regime_mask(ds, regime), config)
+    return rows, rows.shortfall(config)
+
+
 def submit_variants(
     datasets: dict[str, SymbolDataset],
     parents: dict[str, TrialRecord],
@@ -198,8 +206,7 @@ def submit_variants(
     for symbol, parent in sorted(parents.items()):
         ds, ds_ref = datasets[symbol], None
         for regime in config.regime_variants:
-            rows = count_regime_rows(ds, regime_mask(ds, regime), config)
-            reason = rows.shortfall(config)
+            rows, reason = _plan(ds, regime, config)
             if reason:
                 log.warning("%s: no %s variant (%s)", symbol, regime, reason)
                 pending.setdefault(symbol, []).append(PendingVariant(symbol, regime, rows, skipped=reason))

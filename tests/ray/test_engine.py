@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from huracan_ray.brain import Brain
 from huracan_ray.engine.run import run_engine, trial_resources
 from huracan_ray.engine.search import EngineConfig
 from huracan_ray.engine.trainable import load_candidate, predict_rows, score_rows
-from huracan_ray.engine.variants import count_regime_rows, fit_variant, regime_mask
+from huracan_ray.engine.variants import count_regime_rows, fit_variant, regime_mask, submit_variants
 from huracan_ray.mechanic.dataset import MechanicConfig, prepare_dataset
 from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
 
@@ -202,3 +203,19 @@ def test_too_few_regime_rows_skip_the_variant_without_fitting(trained) -> None:
     skipped = fit_variant(ds, parent, "normal", strict)
     assert skipped.skipped is not None and "validation rows <" in skipped.skipped
     assert not skipped.files and not skipped.metrics
+
+
+def test_a_failing_variant_task_is_recorded_as_skipped_not_raised(trained) -> None:
+    _, datasets, config, report, _ = trained
+    symbol = "ETH/USDT:USDT"
+    parent = next(t for t in report.trials if t.trial_id == report.approved(symbol).manifest["trial_id"])
+    broken = dataclasses.replace(parent, params={**parent.params, "no_such_param": 1})
+    only_normal = config.model_copy(update={"regime_variants": ("normal",)})
+    (pending,) = submit_variants({symbol: datasets[symbol]}, {symbol: broken}, only_normal, {"cpu": 1})[symbol]
+    result = pending.result()
+    assert (
+        result.skipped is not None
+        and result.skipped.startswith("training failed")
+        and "no_such_param" in result.skipped
+    )
+    assert result.rows == count_regime_rows(datasets[symbol], regime_mask(datasets[symbol], "normal"), config)
