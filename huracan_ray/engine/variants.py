@@ -4,8 +4,9 @@ A variant refits the approved model's configuration (model type, hyperparameters
 multiple, seed) on the rows of one liquidation regime — ``normal`` or ``cascade``, the Mechanic's
 causal :class:`~huracan_ray.mechanic.weights.CascadeRule` labels (``SymbolDataset.cascade``):
 
-- fit: the regime's rows among the approved model's fit rows carry their training weight, the others
-  weigh 0 (a sequence model still reads them as context, so no window straddles a gap);
+- fit: the regime's rows among the most recent ``max_train_rows`` train rows (before the early-stopping
+  span and a purge) carry their training weight, the others weigh 0 (a sequence model still reads them
+  as context, so no window straddles a gap);
 - early stopping and the signal threshold: the regime's rows in the span that holds the last
   ``early_stop_fraction`` of its train rows (regimes are bursty: the train window's own tail may hold
   none), after a purge;
@@ -55,7 +56,7 @@ SCORED_WINDOWS = ("train", "validation", "test")
 class RegimeRows:
     """How many rows of one regime each part of a dataset holds."""
 
-    fit: int  # among the rows the approved model was fitted on
+    fit: int  # among the rows a variant of this regime is fitted on (:func:`~.trainable.fit_rows` with its mask)
     early_stop: int  # among its early-stopping rows
     train: int  # in the whole train window
     validation: int
