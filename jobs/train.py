@@ -8,7 +8,9 @@ import json
 from _common import brain_from_env, connect_ray, run
 
 from huracan_ray import stages
+from huracan_ray.engine.registry import RegisteredModel
 from huracan_ray.engine.search import EngineConfig
+from huracan_ray.engine.variant_registry import VariantOutcome
 from huracan_ray.mechanic.dataset import MechanicConfig
 
 
@@ -32,20 +34,28 @@ def main() -> None:
     )
     print(
         json.dumps(
-            {
-                s: [
-                    {
-                        "model_id": m.model_id,
-                        "status": m.status,
-                        "validation_score": round(m.metrics["validation"]["composite_score"], 4),
-                        "test_sharpe": round(m.metrics["test"]["sharpe"], 4),
-                    }
-                    for m in models
-                ]
-                for s, models in outcome.engine.registered.items()
-            }
+            {s: _summary(models, outcome.engine.variants.get(s, [])) for s, models in outcome.engine.registered.items()}
         )
     )
+
+
+def _summary(models: list[RegisteredModel], variants: list[VariantOutcome]) -> list[dict]:
+    """Return one symbol's registered models, then its regime variants (registered or skipped, with why)."""
+    rows = [
+        {
+            "model_id": m.model_id,
+            "status": m.status,
+            "validation_score": round(m.metrics["validation"]["composite_score"], 4),
+            "test_sharpe": round(m.metrics["test"]["sharpe"], 4),
+        }
+        for m in models
+    ]
+    for v in variants:
+        entry = {"regime": v.regime, **v.summary()}
+        if v.model is not None:
+            entry["validation_score"] = round(v.model.metrics["validation"]["composite_score"], 4)
+        rows.append(entry)
+    return rows
 
 
 if __name__ == "__main__":

@@ -241,7 +241,7 @@ _MODEL_TABLES = [
             ("timestamp", TS),
         ],
         ("model_id",),
-        description="registered models; status candidate/approved/rolled_back/retired",
+        description="registered models; status approved/standby/regime_approved/regime_rejected/rolled_back/retired",
     ),
     _plain_table(
         "model_metrics",

@@ -1,13 +1,16 @@
 """Write a training run into the Brain: comparisons, hyperparameters, metrics, artifacts, registry.
 
 Status rules: per symbol the best candidate by validation composite score is ``approved``; the
-best candidate of each other model type is ``standby`` (Hamilton switches to it by regime); the
-previously approved and standby models of that symbol become ``retired``.
+best candidate of each other model type is ``standby`` (Hamilton switches to it by regime). Each
+per-regime variant of the approved model (:mod:`.variants`) is ``regime_approved`` when it beats
+the approved model on its regime's validation rows, else ``regime_rejected`` (kept for the record,
+never served). The previously live models of that symbol (``LIVE_STATUSES``) become ``retired``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +24,26 @@ from huracan_ray.brain.tables import METRIC_NAMES, TABLES
 from huracan_ray.mechanic.dataset import SymbolDataset
 
 __all__ = [
+    "LIVE_STATUSES",
+    "REGIME_APPROVED",
+    "REGIME_REJECTED",
     "RegisteredModel",
     "TrialRecord",
+    "model_id",
     "next_version",
     "registry_row",
     "retire",
     "retire_previous",
     "write_trials",
 ]
+
+
+REGIME_APPROVED = "regime_approved"
+"""A per-regime variant that beat the approved model on its regime's validation rows: Hamilton may serve it."""
+REGIME_REJECTED = "regime_rejected"
+"""A per-regime variant that did not: registered with its artifact and metrics, never served."""
+LIVE_STATUSES = ("approved", "standby", REGIME_APPROVED)
+"""The statuses a new training run of the symbol retires."""
 
 
 @dataclass(frozen=True)
@@ -123,9 +138,15 @@ def retire(brain: Brain, table: str, rows: pa.Table, live: tuple[str, ...]) -> p
 
 
 def retire_previous(brain: Brain, symbol: str) -> list[str]:
-    """Mark ``symbol``'s approved and standby models retired; return their ids."""
+    """Mark ``symbol``'s live models (approved, standby, usable regime variants) retired; return their ids."""
     rows = brain.read("model_registry", symbol=symbol)
-    return retire(brain, "model_registry", rows, ("approved", "standby")).column("model_id").to_pylist()
+    return retire(brain, "model_registry", rows, LIVE_STATUSES).column("model_id").to_pylist()
+
+
+def model_id(symbol: str, model_type: str, version: int, sha256: str, regime: str | None = None) -> str:
+    """Return a registry id: ``<symbol slug>-<type>-v<version>[-<regime>]-<first 8 hex of the artifact>``."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", symbol).strip("-").lower()
+    return "-".join([slug, model_type, f"v{version}", *([regime] if regime else []), sha256[:8]])
 
 
 def registry_row(model: RegisteredModel, now: datetime) -> dict[str, Any]:

@@ -3,16 +3,18 @@
 One Tuner runs every (symbol, model type, sample) trial in parallel — each trial asks for one CPU
 and, when the cluster has GPUs, a fraction of one. Selection uses validation metrics only; the
 chosen models are then scored once on the test window and registered with their manifests.
+Meanwhile the per-regime variants of each approved model train as Ray tasks with the same resources
+(:mod:`.variants`); each is judged against the approved model on its regime's rows and registered
+with it (:mod:`.variant_registry`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from huracan_ray.brain.tables import METRIC_NAMES, TABLES
 from huracan_ray.engine import registry
 from huracan_ray.engine.search import SEARCH_SPACES, EngineConfig
 from huracan_ray.engine.trainable import Candidate, load_candidate, score_rows, train_candidate
+from huracan_ray.engine.variant_registry import VariantOutcome, judge_variants
+from huracan_ray.engine.variants import PendingVariant, submit_variants
 from huracan_ray.mechanic.dataset import MechanicConfig, SymbolDataset
 from huracan_ray.mechanic.features import max_lookback
 
@@ -45,6 +49,7 @@ class EngineReport:
     trials: list[registry.TrialRecord] = field(default_factory=list)
     failed_trials: int = 0
     registered: dict[str, list[registry.RegisteredModel]] = field(default_factory=dict)
+    variants: dict[str, list[VariantOutcome]] = field(default_factory=dict)  # per regime: registered or skipped
 
     def approved(self, symbol: str) -> registry.RegisteredModel:
         """Return the approved model of ``symbol``."""
@@ -145,10 +150,6 @@ def _records(grid: tune.ResultGrid, workdir: Path) -> tuple[list[registry.TrialR
     return records, failed
 
 
-def _slug(symbol: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", symbol).strip("-").lower()
-
-
 def _choose(records: list[registry.TrialRecord]) -> list[tuple[registry.TrialRecord, str]]:
     best: dict[str, registry.TrialRecord] = {}
     for r in records:
@@ -168,48 +169,69 @@ def _evaluate(
     }
 
 
+def _register_model(
+    brain: Brain,
+    ds: SymbolDataset,
+    record: registry.TrialRecord,
+    status: str,
+    version: int,
+    config: EngineConfig,
+    mechanic: MechanicConfig,
+    run_id: str,
+) -> tuple[registry.RegisteredModel, Candidate]:
+    """Score ``record``'s candidate (the test window: here, once), store its artifact and build its entry."""
+    candidate = load_candidate(record.checkpoint)
+    metrics = _evaluate(candidate, ds, config, record.metrics)
+    sha = brain.artifacts.put_dir(record.checkpoint).sha256
+    model_id = registry.model_id(ds.symbol, record.model_type, version, sha)
+    manifest = registry.build_manifest(
+        ds,
+        record,
+        model_id=model_id,
+        version=version,
+        signal=candidate.signal,
+        metrics=metrics,
+        horizon=mechanic.horizon,
+        exchange=mechanic.exchange,
+        min_bars=max_lookback(list(ds.feature_names)) + ds.regimes.window + 2,
+        run_id=run_id,
+    )
+    model = registry.RegisteredModel(model_id, ds.symbol, version, record.model_type, status, sha, metrics, manifest)
+    return model, candidate
+
+
 def _register_symbol(
     brain: Brain,
     ds: SymbolDataset,
     records: list[registry.TrialRecord],
+    pending: list[PendingVariant],
     config: EngineConfig,
     mechanic: MechanicConfig,
     run_id: str,
     now: datetime,
-) -> list[registry.RegisteredModel]:
+) -> tuple[list[registry.RegisteredModel], list[VariantOutcome]]:
     version = registry.next_version(brain, ds.symbol)
-    min_bars = max_lookback(list(ds.feature_names)) + ds.regimes.window + 2
-    models = []
-    for record, status in _choose(records):
-        candidate = load_candidate(record.checkpoint)
-        metrics = _evaluate(candidate, ds, config, record.metrics)  # the test window: scored here, once
-        sha = brain.artifacts.put_dir(record.checkpoint).sha256
-        model_id = f"{_slug(ds.symbol)}-{record.model_type}-v{version}-{sha[:8]}"
-        manifest = registry.build_manifest(
-            ds,
-            record,
-            model_id=model_id,
-            version=version,
-            signal=candidate.signal,
-            metrics=metrics,
-            horizon=mechanic.horizon,
-            exchange=mechanic.exchange,
-            min_bars=min_bars,
-            run_id=run_id,
-        )
-        models.append(
-            registry.RegisteredModel(model_id, ds.symbol, version, record.model_type, status, sha, metrics, manifest)
-        )
-        _write_attention(brain, candidate, model_id, ds.symbol, now)
+    models, candidates = [], []
+    for record, status in _choose(records):  # the approved model first
+        model, candidate = _register_model(brain, ds, record, status, version, config, mechanic, run_id)
+        models.append(model)
+        candidates.append(candidate)
+        _write_attention(brain, candidate, model.model_id, ds.symbol, now)
+    # variants derive from the approved model: judge them against it (their tasks ran meanwhile)
+    variants = judge_variants(brain, ds, models[0], candidates[0], [p.result() for p in pending], config)
+    if variants:
+        summary = {v.regime: v.summary() for v in variants}
+        models[0] = replace(models[0], manifest={**models[0].manifest, "regime_variants": summary})
+    written = models + [v.model for v in variants if v.model is not None]
     registry.retire_previous(brain, ds.symbol)
     brain.write(
         "model_registry",
-        pa.Table.from_pylist([registry.registry_row(m, now) for m in models], schema=TABLES["model_registry"].schema),
+        pa.Table.from_pylist([registry.registry_row(m, now) for m in written], schema=TABLES["model_registry"].schema),
     )
-    brain.write("model_metrics", pa.concat_tables([registry.metrics_rows(m, now) for m in models]))
+    brain.write("model_metrics", pa.concat_tables([registry.metrics_rows(m, now) for m in written]))
     train_from, train_to = ds.time_range("train")
     brain.write("scaling_params", ds.scaler.to_table(ds.symbol, run_id, train_from, train_to, now))
-    return models
+    return models, variants
 
 
 def _write_attention(brain: Brain, candidate: Candidate, model_id: str, symbol: str, now: datetime) -> None:
@@ -251,13 +273,16 @@ def run_engine(
         if not report.trials:
             raise RuntimeError(f"every one of {len(grid)} trials failed; first error: {grid.errors[:1]}")
         registry.write_trials(brain, report.run_id, report.trials, now)
+        by_symbol = {s: [r for r in report.trials if r.symbol == s] for s in sorted(datasets)}
+        by_symbol = {s: records for s, records in by_symbol.items() if records}
+        approved = {s: _choose(records)[0][0] for s, records in by_symbol.items()}
+        # the variants train on the cluster while this process scores and registers the main models
+        pending = submit_variants(datasets, approved, config, trial_resources(config))
         with _torch_threads(1):  # more threads than cores slows torch down by an order of magnitude
-            for symbol, ds in sorted(datasets.items()):
-                records = [r for r in report.trials if r.symbol == symbol]
-                if records:
-                    report.registered[symbol] = _register_symbol(
-                        brain, ds, records, config, mechanic, report.run_id, now
-                    )
+            for symbol, records in by_symbol.items():
+                report.registered[symbol], report.variants[symbol] = _register_symbol(
+                    brain, datasets[symbol], records, pending.get(symbol, []), config, mechanic, report.run_id, now
+                )
     return report
 
 

@@ -28,6 +28,11 @@ class EngineConfig(FrozenConfig):
     top_n_features: int | None = 20  # train on each symbol's top-N by the last importance run; None: all
     storage_path: str | None = None  # Tune results; a shared URI (s3://…) on a multi-node cluster
     gpu_fraction: float = 0.25  # per trial, used only when the cluster has GPUs
+    # Per-regime variants of each approved model (spec §1: "normal" vs "cascade"); () trains none.
+    regime_variants: tuple[Literal["normal", "cascade"], ...] = ("normal", "cascade")
+    variant_min_fit_rows: int = 1_000  # regime rows among the fit rows, below which the regime is skipped
+    variant_min_stop_rows: int = 100  # regime rows among the early-stopping rows
+    variant_min_validation_rows: int = 300  # regime rows of the validation window (what the comparison rests on)
 
 
 def _xgboost() -> dict[str, Any]:

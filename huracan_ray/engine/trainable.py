@@ -19,7 +19,7 @@ from huracan_ray.engine.models.base import BaseModel
 from huracan_ray.engine.search import EngineConfig
 from huracan_ray.mechanic.dataset import SymbolDataset
 
-__all__ = ["Candidate", "fit_candidate", "predict_rows", "score_rows", "train_candidate"]
+__all__ = ["Candidate", "fit_candidate", "fit_rows", "predict_rows", "score_rows", "train_candidate"]
 
 SIGNAL_FILE = "signal.json"
 
@@ -42,34 +42,69 @@ def predict_rows(model: BaseModel, X: np.ndarray, rows: range) -> np.ndarray:
     return model.predict(X[start : rows.stop])[rows.start - start :]
 
 
-def _train_rows(ds: SymbolDataset, config: EngineConfig) -> tuple[range, range]:
-    """Return (fit rows, early-stopping rows): the most recent train rows, split forward with a purge."""
+def _stop_rows(n_rows: int, fraction: float, selected: np.ndarray | None) -> int:
+    """Return how many of the last rows early-stop: ``fraction`` of the rows, or of the ``selected`` ones."""
+    if selected is None:
+        return int(n_rows * fraction)
+    index = np.flatnonzero(selected)
+    n_selected = int(len(index) * fraction)
+    return n_rows - int(index[len(index) - n_selected]) if n_selected else 0
+
+
+def fit_rows(ds: SymbolDataset, config: EngineConfig, mask: np.ndarray | None = None) -> tuple[range, range]:
+    """Return (fit rows, early-stopping rows): the most recent train rows, split forward with a purge.
+
+    The early-stopping rows are the last ``early_stop_fraction`` of the rows, or with a boolean ``mask``
+    over all rows (a regime, often bursty) the span holding the last ``early_stop_fraction`` of its rows.
+    """
     train = ds.window("train")
     start = max(train.start, train.stop - config.max_train_rows)
     n = train.stop - start
     purge = int(ds.split.validation.start - train.stop)  # the label horizon (+ embargo)
-    n_stop = int(n * config.early_stop_fraction)
+    n_stop = _stop_rows(n, config.early_stop_fraction, None if mask is None else mask[start : train.stop])
     fit_stop = train.stop - n_stop - purge
     if fit_stop - start < 100 or n_stop < 50:
         raise ValueError(f"train window of {ds.symbol} is too short ({n} rows) to fit and early-stop")
     return range(start, fit_stop), range(train.stop - n_stop, train.stop)
 
 
+def _masked_weights(weights: np.ndarray | None, mask: np.ndarray | None, rows: range) -> np.ndarray | None:
+    """Return ``weights`` of ``rows`` with the rows outside ``mask`` set to 0 (all of ``mask`` when no weights)."""
+    if mask is None:
+        return weights
+    keep = mask[rows.start : rows.stop].astype(np.float32)
+    return keep if weights is None else weights * keep
+
+
 def fit_candidate(
-    ds: SymbolDataset, model_type: str, params: dict[str, Any], threshold_k: float, config: EngineConfig, seed: int = 0
+    ds: SymbolDataset,
+    model_type: str,
+    params: dict[str, Any],
+    threshold_k: float,
+    config: EngineConfig,
+    seed: int = 0,
+    mask: np.ndarray | None = None,
 ) -> Candidate:
-    """Fit ``model_type`` on the train window and pick its signal threshold on the early-stop rows."""
-    fit_rows, stop_rows = _train_rows(ds, config)
+    """Fit ``model_type`` on the train window and pick its signal threshold on the early-stop rows.
+
+    With a boolean ``mask`` over all rows (a regime), only the masked rows are fitted, early-stopped on
+    and used for the threshold; the others weigh 0 but still serve sequence models as context.
+    """
+    train, stop_rows = fit_rows(ds, config, mask)
     model = build_model(model_type, {**params, "seed": seed})
-    weights = ds.sample_weight(fit_rows) if config.liquidation_weighting else None
+    weights = ds.sample_weight(train) if config.liquidation_weighting else None
     model.fit(
-        ds.X[fit_rows.start : fit_rows.stop],
-        ds.y[fit_rows.start : fit_rows.stop],
+        ds.X[train.start : train.stop],
+        ds.y[train.start : train.stop],
         eval_set=(ds.X[stop_rows.start : stop_rows.stop], ds.y[stop_rows.start : stop_rows.stop]),
         feature_names=list(ds.feature_names),
-        sample_weight=weights,
+        sample_weight=_masked_weights(weights, mask, train),
+        eval_sample_weight=_masked_weights(None, mask, stop_rows),
     )
-    spread = float(np.std(predict_rows(model, ds.X, stop_rows)))
+    stop_predictions = predict_rows(model, ds.X, stop_rows)
+    if mask is not None:
+        stop_predictions = stop_predictions[mask[stop_rows.start : stop_rows.stop]]
+    spread = float(np.std(stop_predictions))
     signal = {
         "threshold": threshold_k * spread,
         "mode": config.signal_mode,
@@ -79,13 +114,23 @@ def fit_candidate(
     return Candidate(model, signal)
 
 
-def score_rows(candidate: Candidate, ds: SymbolDataset, rows: range, config: EngineConfig) -> dict[str, float]:
-    """Backtest ``candidate`` on ``rows`` (positions at t earn the t → t+1 return) and return the metrics."""
+def score_rows(
+    candidate: Candidate, ds: SymbolDataset, rows: range, config: EngineConfig, mask: np.ndarray | None = None
+) -> dict[str, float]:
+    """Backtest ``candidate`` on ``rows`` (positions at t earn the t → t+1 return) and return the metrics.
+
+    With a boolean ``mask`` over all rows, only the masked rows of ``rows`` are traded, back to back (each
+    predicted with its full causal context): the regime-conditional backtest.
+    """
     pred = predict_rows(candidate.model, ds.X, rows)
+    returns = ds.next_returns[rows.start : rows.stop]
+    if mask is not None:
+        keep = mask[rows.start : rows.stop]
+        pred, returns = pred[keep], returns[keep]
     sig = candidate.signal
     result = evaluate_predictions(
         pred,
-        ds.next_returns[rows.start : rows.stop],
+        returns,
         task=candidate.model.task,
         threshold=sig["threshold"],
         max_leverage=sig["max_leverage"],

@@ -5,11 +5,12 @@ Routes (``create_app``):
 - ``GET /healthz``: liveness, no auth.
 - ``POST /v1/decide``: body ``{"symbol": str, "bars": [{"timestamp": epoch ms | ISO 8601,
   "open", "high", "low", "close", "volume", optional "funding_rate", "funding_rate_others", "open_interest",
-  "liq_long_usd", "liq_short_usd", "sentiment"}, ...]}`` (oldest first) → ``{"decision", "fill",
+  "liq_long_usd", "liq_short_usd", "liq_count", "sentiment"}, ...]}`` (oldest first) → ``{"decision", "fill",
   "execution", "account", "elapsed_ms"}``. The body may be gzip-compressed (``Content-Encoding: gzip``,
   ~4x smaller: worth it on slow links).
-- ``GET /v1/models``: the loaded models and policies with versions, ``min_bars`` (what a request
-  must carry: the approved model's need) and ``recommended_bars`` (enough for every standby too).
+- ``GET /v1/models``: the loaded models (approved, standbys, regime variants) and policies with versions,
+  ``min_bars`` (what a request must carry: the approved model's need) and ``recommended_bars`` (enough
+  for every standby and variant too).
 - ``POST /v1/reload``: reload the registry from the Brain now.
 
 Every route but ``/healthz`` (the OpenAPI docs included) needs ``Authorization: Bearer <token>``;

@@ -3,8 +3,11 @@
 Registry contract (written by the Engine and the RL agent; read here, never changed):
 
 - ``model_registry``: a symbol's ``approved`` row is its best model; ``standby`` rows are the best
-  models of other types (for regime switching); ``rolled_back``/``retired``/other rows are ignored.
-  When several rows share a role, the highest ``version`` wins. Each row's ``artifact_sha256`` is a
+  models of other types (for regime switching); ``regime_approved`` rows are per-regime variants
+  that beat the approved model on their regime's validation rows, served only when their manifest's
+  ``derived_from`` is the served approved model and their ``regime`` is one Hamilton routes
+  (``ROUTED_VARIANTS``: a liquidation cascade); ``regime_rejected``/``rolled_back``/``retired``/other
+  rows are ignored. When several rows share a role, the highest ``version`` wins. Each row's ``artifact_sha256`` is a
   tree artifact (the saved model directory with ``card.json``) and ``manifest_json`` carries
   ``feature_names``, ``scaler``, ``regimes``, ``signal``, ``min_bars`` and the rest.
 - ``rl_policies``: a symbol uses its own ``approved`` policy (``scope == symbol``) if there is one,
@@ -33,9 +36,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from huracan_ray.brain import Brain
 from huracan_ray.engine.models import BaseModel as ZooModel
 from huracan_ray.engine.models import load_model
+from huracan_ray.engine.registry import REGIME_APPROVED
 from huracan_ray.mechanic.features import FEATURES, max_lookback
 from huracan_ray.mechanic.regime import RegimeThresholds
 from huracan_ray.mechanic.scaling import ZScoreScaler
+from huracan_ray.mechanic.weights import CascadeRule
 from huracan_ray.rl.policy import AllocationPolicy
 
 __all__ = [
@@ -43,6 +48,7 @@ __all__ = [
     "LIQUIDATION_COLUMNS",
     "OHLCV",
     "REQUEST_COLUMNS",
+    "ROUTED_VARIANTS",
     "BundleError",
     "BundleSet",
     "ModelEntry",
@@ -64,7 +70,10 @@ LIQUIDATION_COLUMNS = ("liq_long_usd", "liq_short_usd", "liq_count")
 REQUEST_COLUMNS = frozenset((*OHLCV, *ASOF_COLUMNS, *LIQUIDATION_COLUMNS))
 """The bar columns a decision request can carry: every served feature must use only these."""
 
-_SERVED_STATUSES = ("approved", "standby")
+ROUTED_VARIANTS = ("cascade",)
+"""The regimes whose variants Hamilton loads and routes to (the normal regime keeps the volatility router)."""
+
+_SERVED_STATUSES = ("approved", "standby", REGIME_APPROVED)
 
 
 class BundleError(RuntimeError):
@@ -109,6 +118,9 @@ class ModelManifest(_Manifest):
     min_bars: int = Field(ge=1)
     table_versions: dict[str, int | None] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    regime: str | None = None  # a per-regime variant's regime ("normal", "cascade"); None for a main model
+    regime_rule: CascadeRule | None = None  # what labelled the variant's training rows
+    derived_from: str | None = None  # the main model a variant was derived from
 
     @model_validator(mode="after")
     def _check_scaler(self) -> ModelManifest:
@@ -143,11 +155,13 @@ class ModelEntry:
 
     def describe(self) -> dict[str, Any]:
         """Return a JSON-ready summary (for ``GET /v1/models``)."""
+        variant = {} if self.manifest.regime is None else {"regime": self.manifest.regime}
         return {
             "model_id": self.model_id,
             "version": self.version,
             "model_type": self.model_type,
             "status": self.status,
+            **variant,
             "composite_score": self.composite_score,
             "min_bars": self.min_bars,
             "horizon": self.manifest.horizon,
@@ -172,13 +186,14 @@ class PolicyEntry:
 
 @dataclass(frozen=True)
 class ServingBundle:
-    """Everything Hamilton serves for one symbol: approved model, standbys by type, policy."""
+    """Everything Hamilton serves for one symbol: approved model, standbys by type, regime variants, policy."""
 
     symbol: str
     approved: ModelEntry
     standby: Mapping[str, ModelEntry]
     policy: PolicyEntry | None
     skipped: tuple[str, ...] = ()
+    variants: Mapping[str, ModelEntry] = field(default_factory=lambda: MappingProxyType({}))  # usable, by regime
 
     @property
     def exchange(self) -> str:
@@ -191,6 +206,13 @@ class ServingBundle:
         return self.approved.manifest.regimes
 
     @property
+    def cascade_rule(self) -> CascadeRule:
+        """Return the rule that tells a cascade: the one the cascade variant was trained with, else the default."""
+        variant = self.variants.get("cascade")
+        rule = None if variant is None else variant.manifest.regime_rule
+        return rule or CascadeRule()
+
+    @property
     def min_bars(self) -> int:
         """Return the bars a request must carry: what the approved model needs."""
         return self.approved.min_bars
@@ -201,8 +223,8 @@ class ServingBundle:
         return max(entry.min_bars for entry in self.entries())
 
     def entries(self) -> tuple[ModelEntry, ...]:
-        """Return the approved model then the standbys."""
-        return (self.approved, *self.standby.values())
+        """Return the approved model, the standbys, then the regime variants."""
+        return (self.approved, *self.standby.values(), *self.variants.values())
 
     def model_of_type(self, model_type: str) -> ModelEntry | None:
         """Return the loaded model of ``model_type`` (the approved one first), or None."""
@@ -220,6 +242,7 @@ class ServingBundle:
             "regimes": self.regimes.model_dump(),
             "approved": self.approved.describe(),
             "standby": [entry.describe() for entry in self.standby.values()],
+            "variants": [entry.describe() for entry in self.variants.values()],
             "policy": None if self.policy is None else self.policy.describe(),
             "skipped": list(self.skipped),
         }
@@ -249,29 +272,60 @@ def _latest(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return max(rows, key=lambda row: row["version"])
 
 
-def _pick_models(rows: list[dict[str, Any]]) -> dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]]:
-    """Return {symbol: (approved row, {model_type: standby row})} for symbols with an approved model."""
+@dataclass(frozen=True)
+class _Picked:
+    """One symbol's registry rows to serve."""
+
+    approved: dict[str, Any]
+    standby: dict[str, dict[str, Any]]  # by model type
+    variants: dict[str, dict[str, Any]]  # by regime
+
+
+def _variant_of(row: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Return a variant row's (regime, derived_from) from its manifest; (None, None) when it cannot be read."""
+    try:
+        manifest = json.loads(row["manifest_json"])
+        return manifest.get("regime"), manifest.get("derived_from")
+    except (ValueError, TypeError, AttributeError):
+        log.error("%s: variant %s has an unreadable manifest; not served", row["symbol"], row["model_id"])
+        return None, None
+
+
+def _latest_by(rows: list[dict[str, Any]], key: Any) -> dict[Any, dict[str, Any]]:
+    """Return the highest-version row per ``key(row)`` (rows whose key is None are left out)."""
+    out: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        k = key(row)
+        if k is not None and (k not in out or row["version"] > out[k]["version"]):
+            out[k] = row
+    return out
+
+
+def _pick_symbol(symbol: str, candidates: list[dict[str, Any]]) -> _Picked | None:
+    approved = [r for r in candidates if r["status"] == "approved"]
+    if not approved:
+        return None
+    if len(approved) > 1:
+        log.warning("%s has %d approved models; serving the highest version", symbol, len(approved))
+    best = _latest(approved)
+    standby = [r for r in candidates if r["status"] == "standby" and r["model_type"] != best["model_type"]]
+
+    def routed_regime(row: dict[str, Any]) -> str | None:
+        regime, parent = _variant_of(row)
+        return regime if parent == best["model_id"] and regime in ROUTED_VARIANTS else None
+
+    variants = [r for r in candidates if r["status"] == REGIME_APPROVED]
+    return _Picked(best, _latest_by(standby, lambda r: r["model_type"]), _latest_by(variants, routed_regime))
+
+
+def _pick_models(rows: list[dict[str, Any]]) -> dict[str, _Picked]:
+    """Return what to serve per symbol, for symbols with an approved model."""
     by_symbol: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         if row["status"] in _SERVED_STATUSES:
             by_symbol.setdefault(row["symbol"], []).append(row)
-    picked = {}
-    for symbol, candidates in by_symbol.items():
-        approved = [r for r in candidates if r["status"] == "approved"]
-        if not approved:
-            continue
-        if len(approved) > 1:
-            log.warning("%s has %d approved models; serving the highest version", symbol, len(approved))
-        best = _latest(approved)
-        standby: dict[str, dict[str, Any]] = {}
-        for row in candidates:
-            kind = row["model_type"]
-            if row["status"] != "standby" or kind == best["model_type"]:
-                continue
-            if kind not in standby or row["version"] > standby[kind]["version"]:
-                standby[kind] = row
-        picked[symbol] = (best, standby)
-    return picked
+    picked = {symbol: _pick_symbol(symbol, candidates) for symbol, candidates in by_symbol.items()}
+    return {symbol: p for symbol, p in picked.items() if p is not None}
 
 
 def _pick_policies(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -359,25 +413,28 @@ def _load_policy(fetch: _Fetcher, row: dict[str, Any]) -> PolicyEntry:
     return PolicyEntry(row["policy_id"], row["scope"], int(row["version"]), row["algorithm"], policy)
 
 
-def _load_symbol(
-    fetch: _Fetcher,
-    symbol: str,
-    picked: tuple[dict[str, Any], dict[str, dict[str, Any]]],
-    policies: dict[str, dict[str, Any]],
-) -> ServingBundle:
-    approved_row, standby_rows = picked
-    approved = _load_model(fetch, approved_row)
-    standby: dict[str, ModelEntry] = {}
-    skipped: list[str] = []
-    for model_type, row in sorted(standby_rows.items()):
+def _load_optional(
+    fetch: _Fetcher, symbol: str, role: str, rows: dict[str, dict[str, Any]], skipped: list[str]
+) -> Mapping[str, ModelEntry]:
+    """Load ``rows`` (standbys or variants, by key); one that fails is left out and reported in ``skipped``."""
+    loaded: dict[str, ModelEntry] = {}
+    for key, row in sorted(rows.items()):
         try:
-            standby[model_type] = _load_model(fetch, row)
-        except Exception as exc:  # a broken standby must not take the symbol down: serve without it
-            log.error("%s: standby %s not loaded: %s", symbol, row["model_id"], exc)
-            skipped.append(f"standby {row['model_id']}: {exc}")
+            loaded[key] = _load_model(fetch, row)
+        except Exception as exc:  # a broken standby or variant must not take the symbol down: serve without it
+            log.error("%s: %s %s not loaded: %s", symbol, role, row["model_id"], exc)
+            skipped.append(f"{role} {row['model_id']}: {exc}")
+    return MappingProxyType(loaded)
+
+
+def _load_symbol(fetch: _Fetcher, symbol: str, picked: _Picked, policies: dict[str, dict[str, Any]]) -> ServingBundle:
+    approved = _load_model(fetch, picked.approved)
+    skipped: list[str] = []
+    standby = _load_optional(fetch, symbol, "standby", picked.standby, skipped)
+    variants = _load_optional(fetch, symbol, "variant", picked.variants, skipped)
     policy_row = policies.get(symbol) or policies.get("portfolio")
     policy = None if policy_row is None else _load_policy(fetch, policy_row)
-    return ServingBundle(symbol, approved, MappingProxyType(standby), policy, tuple(skipped))
+    return ServingBundle(symbol, approved, standby, policy, tuple(skipped), variants)
 
 
 def load_bundles(brain: Brain, symbols: list[str] | tuple[str, ...] | None = None) -> BundleSet:

@@ -2,8 +2,8 @@
 
 ``decide(bundle, bars, account, limits)`` runs, for the last bar of ``bars``:
 
-1. regime and liquidation density from the bars (:mod:`~huracan_ray.hamilton.regime`);
-2. the model for the regime (:mod:`~huracan_ray.hamilton.router`);
+1. regime, liquidation density and the cascade indicator from the bars (:mod:`~huracan_ray.hamilton.regime`);
+2. the model for the regime, or the cascade variant in a cascade (:mod:`~huracan_ray.hamilton.router`);
 3. the model's features computed by the mechanic's own registry, scaled with the manifest's
    train-window scaler, in the manifest's column order, then ``model.predict`` (a sequence model
    gets the last ``seq_len`` rows, as in training);
@@ -190,12 +190,14 @@ class Decision:
                 "name": self.market.regime,
                 "volatility": self.market.volatility,
                 "liquidation_density": self.market.liquidation_density,
+                "cascade": self.market.cascade,
             },
             "model": {
                 "model_id": model.model_id,
                 "version": model.version,
                 "model_type": model.model_type,
                 "status": model.status,
+                "variant": self.route.variant,
                 "preferred_type": self.route.preferred_type,
                 "fallback": self.route.fallback,
                 "reason": self.route.reason,
@@ -274,9 +276,16 @@ def decide(bundle: ServingBundle, bars: Bars, account: AccountSnapshot, limits: 
         raise NotEnoughBarsError(bundle.symbol, bundle.min_bars, len(bars))
     close = bars["close"]
     market = read_market(
-        close, bars["volume"], bars["liq_long_usd"], bars["liq_short_usd"], bundle.regimes, limits.liquidation_window
+        close,
+        bars["volume"],
+        bars["liq_long_usd"],
+        bars["liq_short_usd"],
+        bundle.regimes,
+        limits.liquidation_window,
+        liq_count=bars["liq_count"],
+        cascade_rule=bundle.cascade_rule,
     )
-    chosen = route(bundle, market.regime, len(bars))
+    chosen = route(bundle, market.regime, len(bars), cascade=market.cascade)
     entry = chosen.model
     prediction = predict_last(entry, bars, bundle.symbol)
     score = float(engine_signal.signed_prediction(np.array([prediction]), entry.model.task)[0])

@@ -4,7 +4,8 @@ The volatility regime uses the mechanic's estimator and the served model's fitte
 (:class:`~huracan_ray.mechanic.regime.RegimeThresholds` from the manifest), so serving classifies a
 bar exactly as training labelled it. Liquidation density is the ``liq_density_<w>`` feature's
 formula: liquidated USD over traded USD across the last ``w`` bars (spec §1: cascades show up as
-high density).
+high density). The cascade indicator is the Mechanic's :class:`~huracan_ray.mechanic.weights.CascadeRule`
+(the one the cascade variant was trained with) on the request's ``liq_count``: causal, as in training.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from huracan_ray.mechanic.regime import REGIMES, RegimeThresholds, trailing_volatility
+from huracan_ray.mechanic.weights import CascadeRule
 
 __all__ = ["REGIMES", "MarketState", "detect_regime", "liquidation_density", "read_market"]
 
@@ -22,12 +24,13 @@ _EPS = 1e-12
 
 @dataclass(frozen=True)
 class MarketState:
-    """The regime of the last bar and the recent liquidation density."""
+    """The regime of the last bar, the recent liquidation density and whether a liquidation cascade is on."""
 
     regime: str  # one of REGIMES
     regime_id: int  # 0..3
     volatility: float  # trailing std of 1-bar log returns (NaN when the window is not full)
     liquidation_density: float  # liquidated USD / traded USD over the last window
+    cascade: bool = False  # the causal cascade indicator of the last bar
 
 
 def detect_regime(close: np.ndarray, thresholds: RegimeThresholds) -> tuple[str, int, float]:
@@ -59,8 +62,11 @@ def read_market(
     liq_short_usd: np.ndarray,
     thresholds: RegimeThresholds,
     liquidation_window: int,
+    liq_count: np.ndarray | None = None,
+    cascade_rule: CascadeRule | None = None,
 ) -> MarketState:
-    """Return the :class:`MarketState` of the last bar."""
+    """Return the :class:`MarketState` of the last bar (no cascade without ``liq_count``)."""
     name, regime_id, vol = detect_regime(close, thresholds)
     density = liquidation_density(liq_long_usd, liq_short_usd, volume, close, liquidation_window)
-    return MarketState(name, regime_id, vol, density)
+    cascade = liq_count is not None and (cascade_rule or CascadeRule()).active(liq_count)
+    return MarketState(name, regime_id, vol, density, cascade)

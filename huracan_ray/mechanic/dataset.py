@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -16,7 +16,7 @@ from huracan_ray.mechanic.labels import forward_log_return, next_bar_return
 from huracan_ray.mechanic.regime import RegimeThresholds
 from huracan_ray.mechanic.scaling import ZScoreScaler
 from huracan_ray.mechanic.split import Split, forward_split
-from huracan_ray.mechanic.weights import cascade_regime, liquidation_sample_weights
+from huracan_ray.mechanic.weights import CascadeRule, liquidation_sample_weights
 
 __all__ = ["INPUT_TABLES", "MechanicConfig", "SymbolDataset", "load_frame", "prepare_dataset"]
 
@@ -35,6 +35,7 @@ class MechanicConfig(FrozenConfig):
     regime_window: int = 240
     features: tuple[str, ...] | None = None  # None: every registered feature up to max_lookback
     max_lookback: int = 720  # bars; longer features cost training rows and make every serving request longer
+    cascade: CascadeRule = CascadeRule()  # what labels a bar "cascade" (training and serving share it)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class SymbolDataset:
     skipped_features: tuple[str, ...] = ()  # asked-for features whose inputs the frame lacks (not computed)
     train_weight: np.ndarray | None = None  # per train row: up-weights high-liquidation periods (mean 1)
     cascade: np.ndarray | None = None  # per row: 1 in a liquidation-cascade regime, else 0 (causal)
+    cascade_rule: CascadeRule = field(default_factory=CascadeRule)  # the rule that labelled ``cascade``
 
     def sample_weight(self, rows: range) -> np.ndarray | None:
         """Return the training weights of ``rows`` (which must lie in the train window)."""
@@ -158,5 +160,6 @@ def prepare_dataset(
         table_versions=dict(versions),
         skipped_features=tuple(skipped),
         train_weight=liquidation_sample_weights(frame, rows=rows[train.start : train.stop]),
-        cascade=cascade_regime(frame)[rows],
+        cascade=config.cascade.labels(frame["liq_count"])[rows],
+        cascade_rule=config.cascade,
     )

@@ -1,21 +1,34 @@
 """Training sample weights and regime labels from liquidations (spec §1: volatility-aware training).
 
 :func:`liquidation_sample_weights` up-weights bars in high-liquidation-density periods;
-:func:`cascade_regime` labels every bar "normal" (0) or "cascade" (1) from the past only, so the
-Engine can train one model variant per regime and Hamilton can tell which to serve.
+:class:`CascadeRule` (and :func:`cascade_regime`) labels every bar "normal" (0) or "cascade" (1)
+from the past only, so the Engine can train one model variant per regime and Hamilton, applying
+the same rule to a request's bars, can tell which to serve.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
-from huracan_ray.mechanic.features.liquidations import CASCADE_MIN_EVENTS, CASCADE_WINDOW, cascade_indicator
+from huracan_ray.config import FrozenConfig
+from huracan_ray.mechanic.features.liquidations import CASCADE_MIN_EVENTS, CASCADE_WINDOW, cascade_flags
 from huracan_ray.mechanic.frame import MarketFrame
 from huracan_ray.mechanic.rolling import rolling_max, rolling_sum
 
-__all__ = ["CASCADE", "NORMAL", "cascade_regime", "liquidation_density", "liquidation_sample_weights"]
+__all__ = [
+    "CASCADE",
+    "NORMAL",
+    "REGIME_LABELS",
+    "CascadeRule",
+    "cascade_regime",
+    "liquidation_density",
+    "liquidation_sample_weights",
+]
 
 NORMAL, CASCADE = 0, 1
+REGIME_LABELS: dict[str, int] = {"normal": NORMAL, "cascade": CASCADE}
+"""The liquidation regimes by name, with the label :meth:`CascadeRule.labels` gives their bars."""
 
 
 def liquidation_density(frame: MarketFrame, window: int = 60) -> np.ndarray:
@@ -47,6 +60,34 @@ def liquidation_sample_weights(
     return weights / weights.mean() if weights.size else weights
 
 
+class CascadeRule(FrozenConfig):
+    """When a bar is in the cascade regime: ``min_events`` liquidations within ``window`` bars, seen in the
+    last ``hold`` bars. Causal: the label of bar ``t`` uses bars ``<= t`` only.
+    """
+
+    window: int = Field(CASCADE_WINDOW, ge=1)
+    min_events: int = Field(CASCADE_MIN_EVENTS, ge=1)
+    hold: int = Field(30, ge=1)
+
+    @property
+    def lookback(self) -> int:
+        """Return the bars the label of the last bar depends on."""
+        return self.window + self.hold - 1
+
+    def labels(self, liq_count: np.ndarray) -> np.ndarray:
+        """Return int8 regime ids (``CASCADE`` or ``NORMAL``) of every bar of ``liq_count``."""
+        flag = np.nan_to_num(cascade_flags(liq_count, self.window, self.min_events))
+        hold = self.hold
+        recent = rolling_max(flag, hold) if hold > 1 else flag
+        recent[: hold - 1] = np.maximum.accumulate(flag[: hold - 1]) if hold > 1 else recent[: hold - 1]
+        return (np.nan_to_num(recent) > 0).astype(np.int8)
+
+    def active(self, liq_count: np.ndarray) -> bool:
+        """Return True when the last bar of ``liq_count`` is in the cascade regime."""
+        tail = np.asarray(liq_count)[-self.lookback :]
+        return bool(tail.size) and bool(self.labels(tail)[-1] == CASCADE)
+
+
 def cascade_regime(
     frame: MarketFrame,
     window: int = CASCADE_WINDOW,
@@ -54,9 +95,6 @@ def cascade_regime(
     hold: int = 30,
 ) -> np.ndarray:
     """Return int8 regime ids: 1 where a cascade (``min_events`` liquidations in ``window`` bars) was seen in
-    the last ``hold`` bars, else 0. Uses bars ``<= t`` only.
+    the last ``hold`` bars, else 0. Uses bars ``<= t`` only (:class:`CascadeRule` with these settings).
     """
-    flag = np.nan_to_num(cascade_indicator(frame, window, min_events))
-    recent = rolling_max(flag, hold) if hold > 1 else flag
-    recent[: hold - 1] = np.maximum.accumulate(flag[: hold - 1]) if hold > 1 else recent[: hold - 1]
-    return (np.nan_to_num(recent) > 0).astype(np.int8)
+    return CascadeRule(window=window, min_events=min_events, hold=hold).labels(frame["liq_count"])

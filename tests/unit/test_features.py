@@ -21,7 +21,7 @@ from huracan_ray.mechanic.features import (
 from huracan_ray.mechanic.features.liquidations import POST_LIQ_BARS, large_liquidation
 from huracan_ray.mechanic.frame import MarketFrame, build_frame
 from huracan_ray.mechanic.labels import LABELS, forward_log_return, forward_return_sign, forward_volatility
-from huracan_ray.mechanic.weights import cascade_regime, liquidation_sample_weights
+from huracan_ray.mechanic.weights import CascadeRule, cascade_regime, liquidation_sample_weights
 from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
 
 SYMBOL, EXCHANGE, OTHER = "ETH/USDT:USDT", "binance", "bybit"
@@ -215,6 +215,15 @@ def test_sample_weights_and_cascade_regime_follow_cascades(frame: MarketFrame, i
     assert set(np.unique(regime)) == {0, 1} and regime[in_cascade].mean() > 5 * regime[~in_cascade].mean()
     t = 3000
     np.testing.assert_array_equal(cascade_regime(frame.slice(0, t + 1)), regime[: t + 1])  # causal
+
+
+def test_cascade_rule_on_the_last_bars_agrees_with_the_training_labels(frame: MarketFrame) -> None:
+    rule = CascadeRule()
+    labels = rule.labels(frame["liq_count"])
+    np.testing.assert_array_equal(labels, cascade_regime(frame))
+    ends = np.flatnonzero(np.diff(labels) != 0)[:40] + 1  # the bars where the regime switches, and their neighbours
+    for t in sorted({*ends, *(ends - 1), *(ends + 1), rule.lookback, len(labels) - 1}):
+        assert rule.active(frame["liq_count"][: t + 1]) is bool(labels[t]), t  # what a serving request sees
 
 
 # -- labels look forward ----------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from huracan_ray.hamilton.router import route
 from huracan_ray.mechanic.features import compute_features
 from huracan_ray.mechanic.regime import RegimeThresholds
 from huracan_ray.mechanic.scaling import ZScoreScaler
+from huracan_ray.mechanic.weights import CascadeRule
 from huracan_ray.rl.env import OBS_SIZE, EnvSettings
 from huracan_ray.rl.policy import CARD_FILE, CARD_FORMAT, WEIGHTS_FILE, build_mlp, file_sha256
 
@@ -82,12 +83,20 @@ def _save(brain: Brain, model: Any, directory: Path) -> str:
     return brain.artifacts.put_dir(directory).sha256
 
 
-def _train(brain: Brain, tmp: Path, kind: str, features: tuple[str, ...], params: dict[str, Any]) -> tuple[str, dict]:
+def _train(
+    brain: Brain, tmp: Path, kind: str, features: tuple[str, ...], params: dict[str, Any], sign: float = 1.0
+) -> tuple[str, dict]:
     rng = np.random.default_rng(1)
     X = rng.normal(size=(256, len(features))).astype(np.float32)
-    y = (0.002 * X[:, 0] + 0.0005 * rng.normal(size=256)).astype(np.float32)
+    y = (sign * 0.002 * X[:, 0] + 0.0005 * rng.normal(size=256)).astype(np.float32)
     model = build_model(kind, params).fit(X, y, feature_names=list(features))
-    return _save(brain, model, tmp / f"{kind}-{len(features)}"), model.get_params()
+    return _save(brain, model, tmp / f"{kind}-{len(features)}-{sign:+.0f}"), model.get_params()
+
+
+def _variant(regime: str, parent: str) -> dict[str, Any]:
+    """Return the manifest keys the Engine adds to a per-regime variant of ``parent``."""
+    rule = CascadeRule().model_dump()
+    return {"extra": {"role": "regime_variant", "regime": regime, "derived_from": parent, "regime_rule": rule}}
 
 
 def _scaler(features: tuple[str, ...]) -> dict[str, list]:
@@ -115,6 +124,7 @@ def _model_row(model_id: str, symbol: str, version: int, kind: str, status: str,
         "min_bars": MIN_BARS,
         "table_versions": {"candles": 3},
         "metrics": {"train": {}, "validation": {"sharpe": 1.0}, "test": {}},
+        **kw.get("extra", {}),
     }
     return {
         "model_id": model_id,
@@ -164,7 +174,10 @@ def write_policy(brain: Brain, directory: Path, policy_id: str, scope: str, vers
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Brain:
     """BTC: xgboost v1 rolled back, v2 approved, lstm standby, own policy. ETH: xgboost on funding only.
-    SOL: lstm approved, xgboost standby, the portfolio policy."""
+    SOL: lstm approved, xgboost standby, the portfolio policy.
+
+    Regime variants: BTC's usable cascade and normal variants of v2 (only cascade is routed) and a usable
+    cascade variant of the rolled-back v1; SOL's cascade variant, which lost to its main model."""
     tmp = tmp_path_factory.mktemp("registry")
     brain = Brain((tmp / "brain").as_uri())
     xgb_params = {"n_estimators": 8, "max_depth": 2, "device": "cpu", "n_jobs": 1}
@@ -173,6 +186,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Brain:
     lstm, lstm_p = _train(brain, tmp, "lstm", FEATURES, lstm_params)
     funding = ("ret_1", "funding_rate")
     xgb_f, xgb_fp = _train(brain, tmp, "xgboost", funding, xgb_params)
+    xgb_c, xgb_cp = _train(brain, tmp, "xgboost", FEATURES, xgb_params, sign=-1.0)  # the opposite of v2's view
     scaler = _scaler(FEATURES)
     rows = [
         _model_row("btc-xgb-1", BTC, 1, "xgboost", "rolled_back", xgb, xgb_p, scaler=scaler),
@@ -182,7 +196,15 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Brain:
         _model_row("eth-xgb-1", ETH, 1, "xgboost", "approved", xgb_f, xgb_fp, features=funding),
         _model_row("sol-lstm-1", SOL, 1, "lstm", "approved", lstm, lstm_p, scaler=scaler),
         _model_row("sol-xgb-1", SOL, 1, "xgboost", "standby", xgb, xgb_p, scaler=scaler),
-    ]
+        _model_row("btc-xgb-2-cascade", BTC, 2, "xgboost", "regime_approved", xgb_c, xgb_cp, scaler=scaler,
+                   **_variant("cascade", "btc-xgb-2")),
+        _model_row("btc-xgb-2-normal", BTC, 2, "xgboost", "regime_approved", xgb, xgb_p, scaler=scaler,
+                   **_variant("normal", "btc-xgb-2")),
+        _model_row("btc-xgb-1-cascade", BTC, 1, "xgboost", "regime_approved", xgb, xgb_p, scaler=scaler,
+                   **_variant("cascade", "btc-xgb-1")),
+        _model_row("sol-lstm-1-cascade", SOL, 1, "lstm", "regime_rejected", lstm, lstm_p, scaler=scaler,
+                   **_variant("cascade", "sol-lstm-1")),
+    ]  # fmt: skip
     brain.write("model_registry", rows)
     policies = [
         write_policy(brain, tmp / "p-portfolio", "pf-1", "portfolio", 1, seed=0),
@@ -282,6 +304,32 @@ def test_router_falls_back_when_the_request_is_too_short_for_a_standby(bundles: 
     chosen = route(bundle, "high", n_bars=200)
     assert chosen.fallback and chosen.model is btc.approved and "needs 500 bars" in chosen.reason
     assert route(bundle, "high", n_bars=500).model is hungry
+
+
+def test_bundles_serve_only_usable_cascade_variants_of_the_served_approved_model(bundles: BundleSet) -> None:
+    btc, sol, eth = bundles.bundles[BTC], bundles.bundles[SOL], bundles.bundles[ETH]
+    assert {k: v.model_id for k, v in btc.variants.items()} == {"cascade": "btc-xgb-2-cascade"}
+    assert btc.variants["cascade"].manifest.derived_from == btc.approved.model_id  # not v1's, not the normal one
+    assert not sol.variants and not eth.variants  # SOL's lost to its main model; ETH has none
+    assert btc.cascade_rule == CascadeRule() and btc.describe()["variants"][0]["regime"] == "cascade"
+
+
+@pytest.mark.parametrize("regime", ["low", "normal", "high", "extreme"])
+def test_router_picks_the_cascade_variant_exactly_when_the_indicator_is_on_and_the_variant_is_usable(
+    bundles: BundleSet, regime: str
+) -> None:
+    for symbol, bundle in bundles.bundles.items():
+        calm, hot = route(bundle, regime, MIN_BARS, cascade=False), route(bundle, regime, MIN_BARS, cascade=True)
+        assert calm.variant is None and calm.model.status in {"approved", "standby"}
+        if symbol == BTC:  # the one symbol with a usable cascade variant
+            assert (hot.model.model_id, hot.variant, hot.fallback) == ("btc-xgb-2-cascade", "cascade", False)
+            assert hot.regime == regime and "liquidation cascade" in hot.reason
+        else:  # otherwise the volatility route stands, and says the cascade went unserved
+            assert hot.model is calm.model and hot.variant is None and "no usable cascade variant" in hot.reason
+    btc = bundles.bundles[BTC]
+    hungry = dataclasses.replace(btc, variants={"cascade": dataclasses.replace(btc.variants["cascade"], min_bars=500)})
+    short = route(hungry, regime, n_bars=200, cascade=True)
+    assert short.variant is None and short.model is route(btc, regime, 200).model and "needs 500 bars" in short.reason
 
 
 # -- risk -----------------------------------------------------------------------------------------------
@@ -457,6 +505,32 @@ def test_decide_refuses_short_history_and_missing_inputs(bundles: BundleSet) -> 
         _decide(bundles.bundles[ETH], as_bars(bars))
     funded = as_bars({**bars, "funding_rate": np.where(np.arange(150) % 50 == 0, 1e-4, np.nan)})
     assert math.isfinite(_decide(bundles.bundles[ETH], funded).prediction)  # carried forward as published
+
+
+def test_a_live_cascade_routes_the_decision_to_the_variant_and_the_trade_records_it(
+    bundles: BundleSet, tmp_path: Path
+) -> None:
+    bundle = dataclasses.replace(bundles.bundles[BTC], policy=None)
+    bars = make_bars(150, vol=VOLS["normal"], seed=5)
+    hot_counts, cold_counts = np.zeros(150), np.zeros(150)
+    hot_counts[-12:-9] = [2, 1, 1]  # 4 liquidations within 5 bars, 10 bars ago: a cascade, still held
+    cold_counts[-60:-57] = [2, 1, 1]  # the same burst 60 bars ago: its hold has lapsed
+    hot = _decide(bundle, as_bars({**bars, "liq_count": hot_counts}))
+    cold = _decide(bundle, as_bars({**bars, "liq_count": cold_counts}))
+    assert (hot.market.cascade, cold.market.cascade) == (True, False)
+    assert [bool(CascadeRule().labels(c)[-1]) for c in (hot_counts, cold_counts)] == [True, False]  # training labels
+    assert (hot.route.model.model_id, cold.route.model.model_id) == ("btc-xgb-2-cascade", "btc-xgb-2")
+    variant = hot.route.model
+    raw, _ = compute_features(as_bars(bars).frame(BTC, "binance"), FEATURES)
+    assert hot.prediction == pytest.approx(variant.model.predict(variant.scaler.transform(raw[-1:]))[-1], rel=1e-5)
+    assert np.sign(hot.prediction) != np.sign(cold.prediction)  # the variant, not the main model, decided
+    assert hot.to_json()["model"]["variant"] == "cascade" and hot.to_json()["regime"]["cascade"] is True
+    fill = PaperBroker().execute(hot.order())
+    assert fill is not None
+    brain = Brain((tmp_path / "b").as_uri())
+    brain.write("trades", [fill.to_row()])
+    row = brain.read("trades").to_pylist()[0]
+    assert (row["model_id"], row["model_version"], row["regime"]) == ("btc-xgb-2-cascade", 2, "normal")
 
 
 # -- HTTP API -------------------------------------------------------------------------------------------

@@ -292,3 +292,35 @@ class _Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(x).squeeze(-1)
+
+
+def test_zero_eval_weights_early_stop_exactly_as_if_those_rows_were_dropped() -> None:
+    X_tr, y_tr, X_ev, y_ev, X_te, _ = _splits()
+    keep = np.random.default_rng(3).random(len(y_ev)) < 0.3
+    params = _fast_params("xgboost", n_estimators=300, early_stopping_rounds=5, learning_rate=0.3)
+    masked = build_model("xgboost", params).fit(X_tr, y_tr, eval_set=(X_ev, y_ev), eval_sample_weight=keep)
+    dropped = build_model("xgboost", params).fit(X_tr, y_tr, eval_set=(X_ev[keep], y_ev[keep]))
+    everything = build_model("xgboost", params).fit(X_tr, y_tr, eval_set=(X_ev, y_ev))
+    assert masked.estimator_.best_iteration == dropped.estimator_.best_iteration
+    assert masked.estimator_.best_iteration != everything.estimator_.best_iteration  # the weights did something
+    np.testing.assert_array_equal(masked.predict(X_te), dropped.predict(X_te))
+
+    config = LoopConfig(max_epochs=4, batch_size=128, learning_rate=0.01)
+    reports = []
+    for eval_data in ((Rows(X_ev), y_ev * 1e3, keep.astype(np.float32)), (Rows(X_ev[keep]), y_ev[keep] * 1e3)):
+        torch.manual_seed(0)  # the same initial weights
+        network = _Linear(N_FEATURES)
+        cpu = torch.device("cpu")
+        reports.append(train_network(network, Rows(X_tr), y_tr * 1e3, config=config, device=cpu, eval_data=eval_data))
+    assert reports[0].eval_loss != () and reports[0].eval_loss == pytest.approx(reports[1].eval_loss, rel=1e-5)
+
+
+def test_eval_weights_are_validated() -> None:
+    X_tr, y_tr, X_ev, y_ev, _, _ = _splits()
+    model = build_model("xgboost", _fast_params("xgboost"))
+    with pytest.raises(ValueError, match="one finite, non-negative weight per row"):
+        model.fit(X_tr, y_tr, eval_set=(X_ev, y_ev), eval_sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="zero weight"):
+        model.fit(X_tr, y_tr, eval_set=(X_ev, y_ev), eval_sample_weight=np.zeros(len(y_ev)))
+    with pytest.raises(ValueError, match="needs an eval_set"):
+        model.fit(X_tr, y_tr, eval_sample_weight=np.ones(len(y_ev)))

@@ -36,13 +36,22 @@ def test_retire_previous_touches_only_the_symbols_live_models(tmp_brain_uri: str
                 _model("b", "BTC", "standby"),
                 _model("c", "BTC", "rolled_back"),
                 _model("d", "ETH", "approved"),
+                _model("e", "BTC", "regime_approved"),  # a usable regime variant is live: retired with its model
+                _model("f", "BTC", "regime_rejected"),  # a rejected one was never served: kept as it is
             ],
             schema=TABLES["model_registry"].schema,
         ),
     )
-    assert sorted(retire_previous(brain, "BTC")) == ["a", "b"]
+    assert sorted(retire_previous(brain, "BTC")) == ["a", "b", "e"]
     status = {r["model_id"]: r["status"] for r in brain.read("model_registry").to_pylist()}
-    assert status == {"a": "retired", "b": "retired", "c": "rolled_back", "d": "approved"}
+    assert status == {
+        "a": "retired",
+        "b": "retired",
+        "c": "rolled_back",
+        "d": "approved",
+        "e": "retired",
+        "f": "regime_rejected",
+    }
     version = brain.version("model_registry")
     assert retire_previous(brain, "BTC") == [] and brain.version("model_registry") == version
 

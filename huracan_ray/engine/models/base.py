@@ -22,6 +22,7 @@ __all__ = [
     "CARD_FILE",
     "MODELS",
     "BaseModel",
+    "EvalSet",
     "Model",
     "ModelParams",
     "NotFittedError",
@@ -34,6 +35,9 @@ __all__ = [
 
 CARD_FILE = "card.json"
 _CARD_VERSION = 1
+
+EvalSet = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+"""What the ``_fit`` hook gets for early stopping: rows, targets and per-row weights (None: all equal)."""
 
 
 @runtime_checkable
@@ -52,6 +56,7 @@ class Model(Protocol):
         *,
         eval_set: tuple[np.ndarray, np.ndarray] | None = None,
         sample_weight: np.ndarray | None = None,
+        eval_sample_weight: np.ndarray | None = None,
     ) -> Self: ...
 
     def predict(self, X: np.ndarray) -> np.ndarray: ...
@@ -137,6 +142,27 @@ def _as_target(y: np.ndarray, n_rows: int, task: str, what: str) -> np.ndarray:
     return y
 
 
+def _as_weights(weights: np.ndarray | None, n_rows: int, what: str) -> np.ndarray | None:
+    if weights is None:
+        return None
+    weights = np.ascontiguousarray(weights, dtype=np.float32).reshape(-1)
+    if weights.shape[0] != n_rows or not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError(f"{what} needs one finite, non-negative weight per row")
+    if weights.sum() <= 0:
+        raise ValueError(f"{what} gives every row zero weight")
+    return weights
+
+
+def _as_eval_set(
+    eval_set: tuple[np.ndarray, np.ndarray], weights: np.ndarray | None, n_features: int, task: str
+) -> EvalSet:
+    X_eval = _as_matrix(eval_set[0], "eval X")
+    if X_eval.shape[1] != n_features:
+        raise ValueError(f"eval X has {X_eval.shape[1]} features, X has {n_features}")
+    y_eval = _as_target(eval_set[1], X_eval.shape[0], task, "eval y")
+    return X_eval, y_eval, _as_weights(weights, X_eval.shape[0], "eval_sample_weight")
+
+
 class BaseModel:
     """Template for models: validate in the public methods, learn in the ``_fit``/``_predict`` hooks.
 
@@ -171,29 +197,27 @@ class BaseModel:
         eval_set: tuple[np.ndarray, np.ndarray] | None = None,
         sample_weight: np.ndarray | None = None,
         feature_names: Sequence[str] | None = None,
+        eval_sample_weight: np.ndarray | None = None,
     ) -> Self:
         """Fit on rows ``X`` (time order) and targets ``y``; stop early on ``eval_set``; return self.
 
         ``feature_names`` (or a DataFrame's columns) go on the card and key attention weights.
+        ``eval_sample_weight`` weighs the early-stopping loss per ``eval_set`` row (0 leaves a row out
+        while a sequence model still reads it as context).
         """
         if feature_names is None and hasattr(X, "columns"):  # a DataFrame names its features
             feature_names = [str(c) for c in X.columns]
         X = _as_matrix(X, "X")
         y = _as_target(y, X.shape[0], self.task, "y")
-        if eval_set is not None:
-            X_eval = _as_matrix(eval_set[0], "eval X")
-            if X_eval.shape[1] != X.shape[1]:
-                raise ValueError(f"eval X has {X_eval.shape[1]} features, X has {X.shape[1]}")
-            eval_set = (X_eval, _as_target(eval_set[1], X_eval.shape[0], self.task, "eval y"))
-        if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float32).reshape(-1)
-            if sample_weight.shape[0] != X.shape[0] or (sample_weight < 0).any():
-                raise ValueError("sample_weight needs one non-negative weight per row")
+        sample_weight = _as_weights(sample_weight, X.shape[0], "sample_weight")
+        evals = None if eval_set is None else _as_eval_set(eval_set, eval_sample_weight, X.shape[1], self.task)
+        if eval_set is None and eval_sample_weight is not None:
+            raise ValueError("eval_sample_weight needs an eval_set")
         if feature_names is not None and len(feature_names) != X.shape[1]:
             raise ValueError(f"{len(feature_names)} feature names for {X.shape[1]} features")
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = None if feature_names is None else [str(n) for n in feature_names]
-        self._fit(X, y, eval_set, sample_weight)
+        self._fit(X, y, evals, sample_weight)
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -248,7 +272,7 @@ class BaseModel:
         self,
         X: np.ndarray,
         y: np.ndarray,
-        eval_set: tuple[np.ndarray, np.ndarray] | None,
+        eval_set: EvalSet | None,
         sample_weight: np.ndarray | None,
     ) -> None:
         raise NotImplementedError

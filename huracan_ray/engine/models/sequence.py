@@ -16,7 +16,7 @@ from pydantic import Field
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from huracan_ray.engine.models.base import BaseModel, ModelParams
+from huracan_ray.engine.models.base import BaseModel, EvalSet, ModelParams
 from huracan_ray.engine.models.torch_loop import (
     LoopConfig,
     TrainReport,
@@ -111,7 +111,7 @@ class SequenceModel(BaseModel):
         self,
         X: np.ndarray,
         y: np.ndarray,
-        eval_set: tuple[np.ndarray, np.ndarray] | None,
+        eval_set: EvalSet | None,
         sample_weight: np.ndarray | None,
     ) -> None:
         p = self.params
@@ -127,6 +127,7 @@ class SequenceModel(BaseModel):
             eval_data = (
                 CausalWindows(eval_set[0], p.seq_len, self.device_),
                 self._scale_targets(eval_set[1]),
+                eval_set[2],
             )
         with seeded(p.seed, self.device_):
             network = self._build_network(X.shape[1])

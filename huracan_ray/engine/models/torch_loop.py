@@ -23,6 +23,7 @@ from huracan_ray.config import FrozenConfig
 
 __all__ = [
     "Batchable",
+    "EvalData",
     "LoopConfig",
     "Rows",
     "TrainReport",
@@ -55,6 +56,10 @@ class Rows:
     def take(self, index: torch.Tensor) -> torch.Tensor:
         """Return rows ``index``."""
         return self._x[index.to(self._x.device)]
+
+
+EvalData = tuple[Batchable, np.ndarray] | tuple[Batchable, np.ndarray, np.ndarray | None]
+"""Early-stopping data: inputs, targets and optionally per-sample weights of the eval loss."""
 
 
 class LoopConfig(FrozenConfig):
@@ -161,9 +166,12 @@ def predict_outputs(
     return torch.cat(outputs).numpy()
 
 
-def _eval_loss(network: nn.Module, inputs: Batchable, targets: np.ndarray, task: str, batch_size: int) -> float:
+def _eval_loss(network: nn.Module, data: EvalData, task: str, batch_size: int) -> float:
+    inputs, targets = data[0], data[1]
+    weights = data[2] if len(data) > 2 else None
     outputs = torch.from_numpy(predict_outputs(network, inputs, batch_size=max(batch_size, 1024)))
-    return float(_loss_fn(task)(outputs, torch.from_numpy(targets)).mean())
+    losses = _loss_fn(task)(outputs, torch.from_numpy(targets))
+    return float(_weighted_mean(losses, None if weights is None else torch.from_numpy(weights.astype(np.float32))))
 
 
 def _snapshot(network: nn.Module) -> dict[str, torch.Tensor]:
@@ -196,13 +204,14 @@ def train_network(
     *,
     config: LoopConfig,
     device: torch.device,
-    eval_data: tuple[Batchable, np.ndarray] | None = None,
+    eval_data: EvalData | None = None,
     sample_weight: np.ndarray | None = None,
 ) -> TrainReport:
     """Train ``network`` (outputs shape ``(batch,)``) in place; return what happened.
 
-    With ``eval_data`` the loop stops after ``patience`` epochs without an eval-loss improvement
-    and restores the best weights; without it, it runs ``max_epochs`` and keeps the last weights.
+    With ``eval_data`` (inputs, targets and optionally per-sample weights of the eval loss) the loop
+    stops after ``patience`` epochs without an eval-loss improvement and restores the best weights;
+    without it, it runs ``max_epochs`` and keeps the last weights.
     """
     network.to(device)
     data = _Batches(
@@ -221,7 +230,7 @@ def train_network(
             if not math.isfinite(train_hist[-1]):
                 raise FloatingPointError(f"training diverged at epoch {epoch} (loss {train_hist[-1]})")
             continue
-        eval_hist.append(_eval_loss(network, eval_data[0], eval_data[1], config.task, config.batch_size))
+        eval_hist.append(_eval_loss(network, eval_data, config.task, config.batch_size))
         if stopper.update(epoch, eval_hist[-1], network):
             break
     if eval_data is not None:

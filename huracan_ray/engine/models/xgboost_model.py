@@ -9,7 +9,7 @@ import numpy as np
 import xgboost as xgb
 from pydantic import Field
 
-from huracan_ray.engine.models.base import BaseModel, ModelParams, register
+from huracan_ray.engine.models.base import BaseModel, EvalSet, ModelParams, register
 
 __all__ = ["MODEL_FILE", "XGBoostModel", "XGBoostParams"]
 
@@ -67,12 +67,17 @@ class XGBoostModel(BaseModel):
         self,
         X: np.ndarray,
         y: np.ndarray,
-        eval_set: tuple[np.ndarray, np.ndarray] | None,
+        eval_set: EvalSet | None,
         sample_weight: np.ndarray | None,
     ) -> None:
         estimator = self._estimator(early_stopping=eval_set is not None)
-        evals = None if eval_set is None else [eval_set]
-        estimator.fit(X, y, sample_weight=sample_weight, eval_set=evals, verbose=False)
+        evals = eval_weights = None
+        if eval_set is not None:
+            evals = [eval_set[:2]]
+            eval_weights = None if eval_set[2] is None else [eval_set[2]]
+        estimator.fit(
+            X, y, sample_weight=sample_weight, eval_set=evals, sample_weight_eval_set=eval_weights, verbose=False
+        )
         self.estimator_ = estimator
 
     def _predict(self, X: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ __all__ = [
     "LARGE_LIQ_MULTIPLE",
     "LARGE_LIQ_WINDOW",
     "POST_LIQ_BARS",
+    "cascade_flags",
     "cascade_indicator",
     "large_liquidation",
     "liq_total",
@@ -51,11 +52,18 @@ def window_sum(frame: MarketFrame, side: str, w: int) -> np.ndarray:
     return shared(frame, f"window_sum:{side}:{w}", lambda f: rolling_sum(_side(f, side), w))
 
 
+def cascade_flags(
+    liq_count: np.ndarray, window: int = CASCADE_WINDOW, min_events: int = CASCADE_MIN_EVENTS
+) -> np.ndarray:
+    """Return 1.0 where the trailing ``window`` bars of ``liq_count`` sum to at least ``min_events``, else 0."""
+    return fused.at_least(rolling_sum(np.asarray(liq_count, dtype=np.float64), window), float(min_events))
+
+
 def cascade_indicator(
     frame: MarketFrame, window: int = CASCADE_WINDOW, min_events: int = CASCADE_MIN_EVENTS
 ) -> np.ndarray:
     """Return 1.0 where the trailing ``window`` bars hold at least ``min_events`` liquidations, else 0."""
-    return fused.at_least(rolling_sum(frame["liq_count"], window), float(min_events))
+    return cascade_flags(frame["liq_count"], window, min_events)
 
 
 def large_liquidation(
