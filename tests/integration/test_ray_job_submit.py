@@ -135,3 +135,40 @@ def test_submitting_without_the_token_is_refused(head_node: tuple[str, dict[str,
         [RAY, "job", "list", "--address", address], env=no_token, capture_output=True, text=True, timeout=120
     )
     assert out.returncode != 0
+
+
+def test_the_scheduler_submits_a_job_to_the_cluster_and_records_its_result(
+    head_node: tuple[str, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from huracan_ray.config import Settings
+    from huracan_ray.scheduler import RayJobExecutor, RunLedger, ScheduleConfig, Scheduler
+
+    address, env = head_node
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN"):  # the client authenticates like `ray job submit`
+        monkeypatch.setenv(name, env[name])
+    brain_uri = (tmp_path / "brain").as_uri()
+    brain = Brain(brain_uri)
+    jobs = {
+        "quality": {"cadence": "daily 00:00", "timeout": "PT5M"},
+        "rescale": {"cadence": "daily 00:00", "args": {"symbols": ["BTC/USDT:USDT"]}, "timeout": "PT5M"},  # no data
+    }
+    config = ScheduleConfig.model_validate({"jobs": jobs})
+    executor = RayJobExecutor(address, Settings(brain_uri=brain_uri), poll_seconds=0.5, python=sys.executable)
+    scheduler = Scheduler(config, RunLedger(brain, "cluster-test"), executor)
+    slot = datetime(2026, 11, 20, tzinfo=UTC)
+    outcomes = {o.job: o for o in scheduler.tick(as_of=slot)}
+    assert outcomes["quality"].status == "succeeded", outcomes["quality"].error
+    assert outcomes["rescale"].status == "failed"
+    assert outcomes["rescale"].error == (
+        "RuntimeError: ray job huracan-rescale-20261120T0000Z-a1 failed: "
+        "huracan task: error: no 1m candles for BTC/USDT:USDT on binance in the Brain"
+    )
+    runs = {run.job: run for run in RunLedger(brain).runs()}
+    assert runs["rescale"].status == "failed" and runs["rescale"].error == outcomes["rescale"].error
+    run = runs["quality"]
+    assert run.status == "succeeded" and run.scheduled_for == slot
+    assert run.details["submission_id"] == "huracan-quality-20261120T0000Z-a1"
+    assert run.details["day"] == "2026-11-19"  # the summary the job printed on the cluster, parsed back
+    assert executor.client().get_job_info(run.details["submission_id"]).metadata["huracan_job"] == "quality"
