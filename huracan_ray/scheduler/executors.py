@@ -16,7 +16,7 @@ import json
 import shlex
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from huracan_ray.brain import Brain
@@ -122,12 +122,14 @@ class RayJobExecutor:
         except Exception:  # no such job (RuntimeError from the client, or an HTTP 404)
             return None
 
-    def _submit(self, job: str, spec: JobSpec, slot: datetime, attempt: int) -> str:
+    def submit(self, job: str, spec: JobSpec, slot: datetime, attempt: int) -> str:
+        """Submit ``job``'s ``attempt`` at ``slot`` and return its submission id — or the id of an earlier
+        attempt's job that is still pending, running or has succeeded (left by a scheduler that died)."""
         sid = submission_id(job, slot, attempt)
-        if attempt > 1:
-            previous = submission_id(job, slot, attempt - 1)
+        for earlier in range(attempt - 1, 0, -1):  # a job a dead scheduler submitted (or followed) may still run
+            previous = submission_id(job, slot, earlier)
             if self._status(previous) in ("PENDING", "RUNNING", "SUCCEEDED"):
-                return previous  # left by a scheduler that died: follow it instead of starting a twin
+                return previous  # follow it instead of starting a twin
         entrypoint = " ".join(
             shlex.quote(part)
             for part in (self.python, "-m", "huracan_ray.scheduler.task_main", "--task", spec.task,
@@ -139,13 +141,16 @@ class RayJobExecutor:
 
     def run(self, job: str, spec: JobSpec, slot: datetime, attempt: int) -> dict[str, Any]:
         """Submit the job (or follow the one a dead scheduler left), wait for it and return its summary."""
-        sid = self._submit(job, spec, slot, attempt)
-        deadline = time.monotonic() + spec.timeout.total_seconds()
+        return self.wait(self.submit(job, spec, slot, attempt), spec.timeout)
+
+    def wait(self, sid: str, timeout: timedelta) -> dict[str, Any]:
+        """Wait for Ray job ``sid`` (stopping it after ``timeout``); return its summary or raise if it failed."""
+        deadline = time.monotonic() + timeout.total_seconds()
         status = self._status(sid)
         while status not in _TERMINAL:
             if time.monotonic() > deadline:
                 self.client().stop_job(sid)
-                raise TimeoutError(f"ray job {sid} ran past its timeout of {spec.timeout}; stopped")
+                raise TimeoutError(f"ray job {sid} ran past its timeout of {timeout}; stopped")
             time.sleep(self.poll_seconds)
             status = self._status(sid)
         logs = self.client().get_job_logs(sid)

@@ -140,10 +140,10 @@ def test_submitting_without_the_token_is_refused(head_node: tuple[str, dict[str,
 def test_the_scheduler_submits_a_job_to_the_cluster_and_records_its_result(
     head_node: tuple[str, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from huracan_ray.config import Settings
-    from huracan_ray.scheduler import RayJobExecutor, RunLedger, ScheduleConfig, Scheduler
+    from huracan_ray.scheduler import RayJobExecutor, RunLedger, ScheduleConfig, Scheduler, plan
 
     address, env = head_node
     for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN"):  # the client authenticates like `ray job submit`
@@ -172,3 +172,15 @@ def test_the_scheduler_submits_a_job_to_the_cluster_and_records_its_result(
     assert run.details["submission_id"] == "huracan-quality-20261120T0000Z-a1"
     assert run.details["day"] == "2026-11-19"  # the summary the job printed on the cluster, parsed back
     assert executor.client().get_job_info(run.details["submission_id"]).metadata["huracan_job"] == "quality"
+
+    # a scheduler died while its job ran on the cluster: the one that retakes the slot follows that job
+    later = datetime(2026, 11, 21, tzinfo=UTC)
+    config = ScheduleConfig.model_validate({"jobs": {"quality": jobs["quality"]}})
+    crashed = RunLedger(brain, "crashed", config.lease)
+    crashed.claim(plan(config, later, [])[0], datetime.now(UTC) - config.lease - timedelta(minutes=1))
+    left_running = executor.submit("quality", config.jobs["quality"], later, attempt=1)
+    survivor = Scheduler(config, RunLedger(brain, "survivor"), executor)
+    outcomes = {o.job: o for o in survivor.tick(as_of=later)}
+    assert (outcomes["quality"].status, outcomes["quality"].attempt) == ("succeeded", 2)
+    assert outcomes["quality"].details["submission_id"] == left_running == "huracan-quality-20261121T0000Z-a1"
+    assert "huracan-quality-20261121T0000Z-a2" not in {job.submission_id for job in executor.client().list_jobs()}
