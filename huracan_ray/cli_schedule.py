@@ -1,4 +1,4 @@
-"""``huracan schedule``: run the recurring jobs (``run``), see where they stand (``status``, ``config``).
+"""``huracan schedule``: run the recurring jobs (``run``, ``rerun``), see where they stand (``status``, ``config``).
 
 The schedule is the embedded default unless ``--config`` (or ``HURACAN_SCHEDULE_FILE``) names a YAML
 or JSON file. Runs are claimed and recorded in the Brain's ``job_runs`` table, so any number of
@@ -27,6 +27,14 @@ _console = Console(width=None if sys.stdout.isatty() else 150)
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", envvar="HURACAN_SCHEDULE_FILE", help="Schedule YAML/JSON (default: the embedded one)."),
+]
+
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="HURACAN_SCHEDULE_RAY_ADDRESS",
+        help="Submit each job to this Ray cluster's dashboard (http://head:8265); default: run in this process.",
+    ),
 ]
 
 
@@ -84,13 +92,7 @@ def run(
             help="With --once: run the slots due as of this past UTC time (re-drive a missed slot).",
         ),
     ] = None,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            envvar="HURACAN_SCHEDULE_RAY_ADDRESS",
-            help="Submit each job to this Ray cluster's dashboard (http://head:8265); default: run in this process.",
-        ),
-    ] = None,
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Run due jobs in dependency order; without --once, keep running them as they fall due (SIGTERM stops)."""
     if as_of is not None and not once:
@@ -98,13 +100,7 @@ def run(
     when = _as_of(as_of)
     scheduler = _scheduler(config, ray_address)
     if once:
-        outcomes = scheduler.tick(when, on_outcome=_print_outcome)
-        if not outcomes:
-            _console.print(f"nothing due as of {_when(when or datetime.now(UTC))} UTC")
-        failed = [o for o in outcomes if o.status in ("failed", "abandoned", "lost")]
-        if failed:
-            names = "; ".join(f"{o.job}: {o.error}" for o in failed)
-            raise RuntimeError(f"{len(failed)} scheduled job(s) failed: {names}")
+        _run_once(scheduler, when)
         return
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -112,6 +108,31 @@ def run(
     _console.print(f"scheduler {scheduler.ledger.owner} running {len(scheduler.config.order())} job(s)")
     scheduler.run_forever(stop, on_outcome=_print_outcome)
     _console.print(f"scheduler {scheduler.ledger.owner} stopped")
+
+
+def _run_once(scheduler: Any, when: datetime | None) -> None:
+    outcomes = scheduler.tick(when, on_outcome=_print_outcome)
+    if not outcomes:
+        _console.print(f"nothing due as of {_when(when or datetime.now(UTC))} UTC")
+    failed = [o for o in outcomes if o.status in ("failed", "abandoned", "lost")]
+    if failed:
+        names = "; ".join(f"{o.job}: {o.error}" for o in failed)
+        raise RuntimeError(f"{len(failed)} scheduled job(s) failed: {names}")
+
+
+@app.command("rerun")
+def rerun(
+    job: Annotated[str, typer.Argument(help="The job whose current slot failed (or was skipped).")],
+    config: ConfigOption = None,
+    ray_address: RayAddressOption = None,
+) -> None:
+    """Reopen a job's failed current slot and the dependant slots it blocked, then run them now."""
+    from huracan_ray.scheduler import reopen_slot
+
+    scheduler = _scheduler(config, ray_address)
+    reopened = reopen_slot(scheduler.config, scheduler.ledger, job, datetime.now(UTC))
+    _console.print("reopened: " + ", ".join(f"{r.job} ({_when(r.scheduled_for)} UTC)" for r in reopened))
+    _run_once(scheduler, None)
 
 
 @app.command("status")

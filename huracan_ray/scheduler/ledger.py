@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 TABLE = "job_runs"
 _MINE = "t.owner = s.owner AND t.attempt = s.attempt AND t.status = 'running'"
+_REOPENED = "t.status = 'reopened' AND t.attempt + 1 = s.attempt"
+_REOPENABLE = "t.status IN ('failed', 'skipped') AND t.attempt = s.attempt"
 _STALE = "t.status = 'running' AND t.lease_until < s.started_at AND t.attempt + 1 = s.attempt"
 _ABANDON = "t.status = 'running' AND t.lease_until < s.finished_at AND t.attempt = s.attempt"
 
@@ -76,7 +78,10 @@ class RunLedger:
             raise ValueError(f"cannot claim a slot whose decision is {decision.kind!r}")
         now = as_utc(now)
         run = JobRun(decision.job, decision.slot, "running", self.owner, decision.attempt, now, now + self.lease)
-        won = self._write(run, update_if=_STALE if decision.kind == "retake" else None, insert=decision.kind == "run")
+        if decision.kind == "retake":
+            won = self._write(run, update_if=_STALE, insert=False)
+        else:  # a new slot, or one an operator reopened
+            won = self._write(run, update_if=_REOPENED, insert=True)
         return run if won else None
 
     def renew(self, claim: JobRun, now: datetime) -> bool:
@@ -93,9 +98,14 @@ class RunLedger:
 
     def skip(self, decision: Decision, now: datetime) -> bool:
         """Record ``decision``'s slot as skipped (blocked upstream); False when the slot was already recorded."""
-        now = as_utc(now)
-        run = JobRun(decision.job, decision.slot, "skipped", self.owner, 1, now, None, now, decision.reason)
-        return self._write(run, update_if=None, insert=True)
+        now, job = as_utc(now), decision.job
+        run = JobRun(job, decision.slot, "skipped", self.owner, decision.attempt, now, None, now, decision.reason)
+        return self._write(run, update_if="t.status = 'reopened'", insert=True)
+
+    def reopen(self, run: JobRun, now: datetime) -> bool:
+        """Reopen ``run``'s slot (failed or skipped) so it runs again; False when it is not failed or skipped now."""
+        reopened = replace(run, status="reopened", owner=self.owner, finished_at=as_utc(now))
+        return self._write(reopened, update_if=_REOPENABLE, insert=False)
 
     def abandon(self, decision: Decision, now: datetime) -> bool:
         """Mark ``decision``'s stale claim failed after its last attempt; False when someone acted first."""

@@ -10,7 +10,9 @@ was down for three days runs a daily job once, for today's slot, not three times
   cut off): ``retake`` with the next attempt, or ``abandon`` (mark it failed) after ``max_attempts``;
 - anything else recorded (``running`` with a live lease, ``succeeded``, ``failed``, ``skipped``): nothing
   to do for this slot (``running`` / ``done``). A failed slot is not retried by the schedule: its
-  alert went out and the next slot runs afresh.
+  alert went out and the next slot runs afresh — unless an operator reopens it
+  (``huracan schedule rerun``): a ``reopened`` slot is judged like an unrecorded one, its next
+  claim being the next attempt.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from huracan_ray.scheduler.config import ScheduleConfig
 
 __all__ = ["ACTIONS", "Decision", "JobRun", "RunStatus", "plan"]
 
-RunStatus = Literal["running", "succeeded", "failed", "skipped"]
+RunStatus = Literal["running", "succeeded", "failed", "skipped", "reopened"]
 DecisionKind = Literal["run", "retake", "abandon", "skip", "wait", "running", "done"]
 ACTIONS: frozenset[str] = frozenset({"run", "retake", "abandon", "skip"})
 """Decision kinds a scheduler acts on; the others only describe the slot."""
@@ -101,21 +103,24 @@ def _recorded(job: str, slot: datetime, run: JobRun, now: datetime, max_attempts
     return Decision(job, slot, "retake", lapsed, run.attempt + 1, run)
 
 
-def _upstream(
+def _unrecorded(
     config: ScheduleConfig, job: str, slot: datetime, runs: Mapping[tuple[str, datetime], JobRun]
-) -> Decision | None:
-    """Return ``skip`` when an upstream slot failed or was skipped, ``wait`` while one is unfinished, else None."""
+) -> Decision:
+    """Judge a slot with no run, or a reopened one: ``skip`` when an upstream slot failed or was skipped,
+    ``wait`` while one is unfinished, else ``run`` (as the next attempt of a reopened slot)."""
+    run = runs.get((job, slot))
+    attempt = 1 if run is None else run.attempt + 1
     waiting = []
     for upstream in config.jobs[job].after:
         up_slot = config.jobs[upstream].cadence.latest(slot)
-        run = runs.get((upstream, up_slot))
-        if run is None or run.status == "running":
+        up_run = runs.get((upstream, up_slot))
+        if up_run is None or up_run.status in ("running", "reopened"):
             waiting.append(f"{upstream} ({_when(up_slot)})")
-        elif run.status != "succeeded":
-            return Decision(job, slot, "skip", f"upstream {upstream} {run.status} ({_when(up_slot)})")
+        elif up_run.status != "succeeded":
+            return Decision(job, slot, "skip", f"upstream {upstream} {up_run.status} ({_when(up_slot)})", attempt, run)
     if waiting:
-        return Decision(job, slot, "wait", "waiting for " + ", ".join(waiting))
-    return None
+        return Decision(job, slot, "wait", "waiting for " + ", ".join(waiting), attempt, run)
+    return Decision(job, slot, "run", "", attempt, run)
 
 
 def plan(
@@ -132,8 +137,8 @@ def plan(
     for job in config.order():
         slot = config.jobs[job].cadence.latest(at)
         run = by_slot.get((job, slot))
-        if run is not None:
+        if run is not None and run.status != "reopened":
             decisions.append(_recorded(job, slot, run, now, config.max_attempts))
         else:
-            decisions.append(_upstream(config, job, slot, by_slot) or Decision(job, slot, "run"))
+            decisions.append(_unrecorded(config, job, slot, by_slot))
     return decisions

@@ -108,7 +108,7 @@ class Scheduler:
         if decision.kind == "skip":
             if not self.ledger.skip(decision, now):
                 return None
-            return Outcome(decision.job, decision.slot, "skipped", error=decision.reason)
+            return Outcome(decision.job, decision.slot, "skipped", decision.attempt, decision.reason)
         if decision.kind == "abandon":
             if not self.ledger.abandon(decision, now):
                 return None

@@ -37,6 +37,9 @@ def test_a_failed_job_exits_non_zero_with_one_line_and_blocks_its_dependant(tmp_
     assert "Scheduled job rescale failed (2026-11-22 03:00 UTC)" in out.stdout  # the console alert
     runs = {row["job"]: row for row in Brain(tmp_brain_uri).read("job_runs").to_pylist()}
     assert runs["rescale"]["status"] == "failed" and runs["quality"]["status"] == "skipped"
+    out = _huracan("schedule", "rerun", "train", "--config", str(config), brain_uri=tmp_brain_uri)
+    assert out.returncode == 1
+    assert out.stderr.strip() == "huracan: error: no enabled job 'train' in the schedule; jobs: rescale, quality"
 
 
 def test_a_bad_schedule_or_a_future_as_of_is_one_line(tmp_brain_uri: str, tmp_path: Path) -> None:

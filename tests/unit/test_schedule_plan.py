@@ -162,6 +162,17 @@ def test_a_stale_claim_is_retaken_and_abandoned_after_max_attempts() -> None:
     assert plan(config, slot, [claim], now=lease_end + MINUTE)[0].kind == "retake"
 
 
+def test_a_reopened_slot_runs_again_as_the_next_attempt_and_its_dependants_wait() -> None:
+    config = _config(**CHAIN)
+    slot = SUNDAY.replace(minute=15)
+    runs = [_run("ingest", slot), _run("train", slot, "reopened", attempt=1), _run("importance", slot, "reopened")]
+    decisions = {d.job: d for d in plan(config, SUNDAY + timedelta(hours=3), runs)}
+    assert (decisions["train"].kind, decisions["train"].attempt) == ("run", 2)
+    assert decisions["importance"].kind == "wait" and decisions["importance"].attempt == 2
+    runs[0] = _run("ingest", slot, "reopened")
+    assert plan(config, SUNDAY + timedelta(hours=3), runs)[1].kind == "wait"  # ingest runs again first
+
+
 def test_schedule_config_is_validated() -> None:
     with pytest.raises(ValidationError, match="unknown job 'ingst'"):
         _config(train={"cadence": "daily 00:15", "after": ["ingst"]})
@@ -208,3 +219,4 @@ def test_a_yaml_file_replaces_the_jobs_and_its_dump_loads_back(tmp_path: Path) -
     assert load_schedule(again) == config
     with pytest.raises(FileNotFoundError, match="not found"):
         load_schedule(tmp_path / "missing.yaml")
+

@@ -11,12 +11,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 from rich.console import Console
 
 from huracan_ray.brain import Brain
 from huracan_ray.broadcaster import ConsoleNotifier, SlackNotifier
-from huracan_ray.scheduler import LocalExecutor, Outcome, RunLedger, ScheduleConfig, Scheduler, plan
+from huracan_ray.scheduler import LocalExecutor, Outcome, RunLedger, ScheduleConfig, Scheduler, plan, reopen_slot
 
 RACER = Path(__file__).resolve().parents[1] / "helpers" / "claim_racer.py"
 SLOT = datetime(2026, 11, 22, 0, 15, tzinfo=UTC)
@@ -150,6 +151,19 @@ def test_a_failing_job_is_recorded_alerted_and_blocks_its_dependants(tmp_brain_u
     clock.now += timedelta(days=1)
     assert scheduler.next_wakeup() == clock.now  # due now
     assert {o.job: o.status for o in scheduler.tick()}["summary"] == "skipped"  # tomorrow: fails again, blocks again
+    with pytest.raises(ValueError, match="is succeeded: only a failed or skipped slot can be rerun"):
+        reopen_slot(config, ledger, "quality", clock.now)
+
+    # an operator reopens the failed slot: it runs again as attempt 2, and so does the dependant it blocked
+    reopened = reopen_slot(config, ledger, "rescale", clock.now)
+    today = clock.now.replace(hour=0, minute=15)
+    assert [(r.job, r.scheduled_for) for r in reopened] == [("rescale", today), ("summary", today)]
+    decisions = {d.job: (d.kind, d.attempt) for d in scheduler.plan()}
+    assert decisions == {"rescale": ("run", 2), "summary": ("wait", 2), "quality": ("done", 1)}
+    again = {o.job: o for o in scheduler.tick()}
+    assert (again["rescale"].status, again["rescale"].attempt) == ("failed", 2)  # still no candles
+    assert (again["summary"].status, again["summary"].attempt) == ("skipped", 2)
+    assert set(again) == {"rescale", "summary"}
 
 
 def test_a_crashed_schedulers_slot_is_retaken_by_another(tmp_brain_uri: str) -> None:
