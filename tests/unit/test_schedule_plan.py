@@ -220,3 +220,14 @@ def test_a_yaml_file_replaces_the_jobs_and_its_dump_loads_back(tmp_path: Path) -
     with pytest.raises(FileNotFoundError, match="not found"):
         load_schedule(tmp_path / "missing.yaml")
 
+
+def test_the_schedule_shipped_in_the_cluster_manifest_is_valid(tmp_path: Path) -> None:
+    import yaml
+
+    manifest = Path(__file__).resolve().parents[2] / "cluster" / "scheduler.yaml"
+    configmap = next(doc for doc in yaml.safe_load_all(manifest.read_text()) if doc["kind"] == "ConfigMap")
+    path = tmp_path / "schedule.yaml"
+    path.write_text(configmap["data"]["schedule.yaml"])
+    config = load_schedule(path)
+    assert set(config.jobs) == set(ScheduleConfig().jobs)
+    assert config.jobs["train"].task_args().storage_path == "s3://huracan/tune"
