@@ -37,6 +37,11 @@ RayAddressOption = Annotated[
     ),
 ]
 
+RayPythonOption = Annotated[
+    str,
+    typer.Option(envvar="HURACAN_SCHEDULE_RAY_PYTHON", help="The Python command of the cluster's jobs."),
+]
+
 
 def _when(value: datetime | None) -> str:
     return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
@@ -58,7 +63,7 @@ def _print_outcome(outcome: Any) -> None:
     )
 
 
-def _scheduler(config_path: Path | None, ray_address: str | None) -> Any:
+def _scheduler(config_path: Path | None, ray_address: str | None, ray_python: str = "python") -> Any:
     from huracan_ray.brain import Brain
     from huracan_ray.broadcaster import ConsoleNotifier, notifiers_from_settings
     from huracan_ray.config import Settings
@@ -68,7 +73,9 @@ def _scheduler(config_path: Path | None, ray_address: str | None) -> Any:
     settings = Settings()
     brain = Brain.from_settings(settings)
     notifiers = notifiers_from_settings(settings, console=ConsoleNotifier(_console))
-    executor = RayJobExecutor(ray_address, settings) if ray_address else LocalExecutor(brain, notifiers)
+    executor: Any = LocalExecutor(brain, notifiers)
+    if ray_address:
+        executor = RayJobExecutor(ray_address, settings, python=ray_python)
     return Scheduler(config, RunLedger(brain, lease=config.lease), executor, notifiers)
 
 
@@ -93,12 +100,13 @@ def run(
         ),
     ] = None,
     ray_address: RayAddressOption = None,
+    ray_python: RayPythonOption = "python",
 ) -> None:
     """Run due jobs in dependency order; without --once, keep running them as they fall due (SIGTERM stops)."""
     if as_of is not None and not once:
         raise typer.BadParameter("--as-of needs --once", param_hint="--as-of")
     when = _as_of(as_of)
-    scheduler = _scheduler(config, ray_address)
+    scheduler = _scheduler(config, ray_address, ray_python)
     if once:
         _run_once(scheduler, when)
         return
@@ -125,11 +133,12 @@ def rerun(
     job: Annotated[str, typer.Argument(help="The job whose current slot failed (or was skipped).")],
     config: ConfigOption = None,
     ray_address: RayAddressOption = None,
+    ray_python: RayPythonOption = "python",
 ) -> None:
     """Reopen a job's failed current slot and the dependant slots it blocked, then run them now."""
     from huracan_ray.scheduler import reopen_slot
 
-    scheduler = _scheduler(config, ray_address)
+    scheduler = _scheduler(config, ray_address, ray_python)
     reopened = reopen_slot(scheduler.config, scheduler.ledger, job, datetime.now(UTC))
     _console.print("reopened: " + ", ".join(f"{r.job} ({_when(r.scheduled_for)} UTC)" for r in reopened))
     _run_once(scheduler, None)

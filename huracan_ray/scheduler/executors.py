@@ -13,6 +13,8 @@ slot and the attempt), not started twice.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import shlex
 import time
 from collections.abc import Sequence
@@ -26,6 +28,8 @@ from huracan_ray.scheduler.config import JobSpec
 from huracan_ray.scheduler.tasks import TASKS, TaskContext, run_task
 
 __all__ = ["RESULT_PREFIX", "Executor", "LocalExecutor", "RayJobExecutor", "parse_result", "submission_id"]
+
+log = logging.getLogger(__name__)
 
 RESULT_PREFIX = "huracan-task-result: "
 """The line a task run under Ray prints its summary on (JSON after the prefix)."""
@@ -42,8 +46,6 @@ class Executor(Protocol):
 
 
 def _ensure_ray() -> None:
-    import os
-
     import ray
 
     if not ray.is_initialized():
@@ -92,13 +94,19 @@ class RayJobExecutor:
     """Submit each job to the Ray cluster at ``address`` (its dashboard, e.g. ``http://head:8265``)."""
 
     def __init__(
-        self, address: str, settings: Settings | None = None, poll_seconds: float = 5.0, python: str = "python"
+        self,
+        address: str,
+        settings: Settings | None = None,
+        poll_seconds: float = 5.0,
+        python: str = "python",
+        submit_patience: timedelta = timedelta(minutes=2),
     ) -> None:
-        """Store the address, settings and the cluster's Python command; connect on first use."""
+        """Store the address, settings, the cluster's Python command and how long to retry a refused submission."""
         self.address = address
         self.settings = settings or Settings()
         self.poll_seconds = poll_seconds
         self.python = python
+        self.submit_patience = submit_patience
         self._client: Any = None
 
     def client(self) -> Any:
@@ -135,9 +143,24 @@ class RayJobExecutor:
             for part in (self.python, "-m", "huracan_ray.scheduler.task_main", "--task", spec.task,
                          "--slot", slot.isoformat(), "--args", json.dumps(spec.args))
         )  # fmt: skip
-        self.client().submit_job(entrypoint=entrypoint, submission_id=sid, runtime_env={"env_vars": self._env()},
-                                 metadata={"huracan_job": job, "slot": slot.isoformat()})  # fmt: skip
+        self._submit_job(sid, entrypoint=entrypoint, runtime_env={"env_vars": self._env()},
+                         metadata={"huracan_job": job, "slot": slot.isoformat()})  # fmt: skip
         return sid
+
+    def _submit_job(self, sid: str, **kwargs: Any) -> None:
+        """Submit, retrying while the cluster cannot take the job yet (job agent starting, head restarting)."""
+        deadline = time.monotonic() + self.submit_patience.total_seconds()
+        while True:
+            try:
+                self.client().submit_job(submission_id=sid, **kwargs)
+                return
+            except (RuntimeError, ConnectionError) as exc:
+                if self._status(sid) is not None:  # it went through; only the answer was lost
+                    return
+                if time.monotonic() > deadline:
+                    raise
+                log.info("ray job %s not accepted yet (%s); retrying", sid, exc)
+                time.sleep(2.0)
 
     def run(self, job: str, spec: JobSpec, slot: datetime, attempt: int) -> dict[str, Any]:
         """Submit the job (or follow the one a dead scheduler left), wait for it and return its summary."""
