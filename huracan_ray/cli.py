@@ -1,4 +1,4 @@
-"""The ``huracan`` command: ``demo``, ``brain tables``, ``brain show``, ``quality report``.
+"""The ``huracan`` command: ``demo``, ``brain tables``, ``brain show``, ``quality report``, ``schedule``.
 
 Errors are one clear line on stderr and a non-zero exit; set ``HURACAN_DEBUG=1`` for a traceback.
 """
@@ -16,6 +16,7 @@ from rich.table import Table
 from huracan_ray.cli_collect import app as _collect_app
 from huracan_ray.cli_errors import run_app
 from huracan_ray.cli_ingest import ingest as _ingest_command
+from huracan_ray.cli_schedule import app as _schedule_app
 
 app = typer.Typer(
     add_completion=False,
@@ -31,6 +32,7 @@ app.command("ingest", help="Ingest market data from a venue (ccxt), a file or th
 app.add_typer(_collect_app, name="collect", help="Long-running collectors (liquidation streams).")
 quality_app = typer.Typer(no_args_is_help=True, help="Data-quality summaries from the Brain's data_quality_logs.")
 app.add_typer(quality_app, name="quality")
+app.add_typer(_schedule_app, name="schedule")
 
 _console = Console(width=None if sys.stdout.isatty() else 150)  # a pipe gets a full-width table
 

@@ -118,31 +118,48 @@ class Brain:
         refreshed table.
         """
         spec = table_spec(name)
+        version, _ = self._merge(spec, data, update_if=_changed_predicate(spec), insert=True)
+        return version
+
+    def write_if(self, name: str, data: Any, *, update_if: str | None = None, insert: bool = True) -> int:
+        """MERGE ``data`` into table ``name`` under conditions; return how many rows it inserted or updated.
+
+        New keys are inserted when ``insert``; a row whose key exists is updated only where the SQL
+        predicate ``update_if`` holds (over target ``t.`` and source ``s.`` columns; None: never). This
+        is a compare-and-set: a MERGE that loses a commit race is retried on the refreshed table, where
+        the predicate is evaluated again, so of two writers claiming the same key exactly one gets 1.
+        """
+        if not insert and update_if is None:
+            raise ValueError("write_if needs insert=True or an update_if predicate")
+        _, changed = self._merge(table_spec(name), data, update_if=update_if, insert=insert)
+        return changed
+
+    def _merge(self, spec: TableSpec, data: Any, *, update_if: str | None, insert: bool) -> tuple[int, int]:
+        """MERGE ``data`` into ``spec``'s table; return (table version, rows inserted + updated)."""
         source = _dedupe(conform(spec, data), spec.primary_key)
         if source.num_rows == 0:
-            table = self._open(name)
-            return table.version() if table is not None else -1
+            table = self._open(spec.name)
+            return (table.version() if table is not None else -1), 0
         predicate = _merge_predicate(spec, source)
-        update_if = _changed_predicate(spec)
         for attempt in range(self.max_commit_retries + 1):
             table = self._open_or_create(spec)
             try:
-                insert_where = insert_only_predicate(table, spec, source)
+                insert_where = insert_only_predicate(table, spec, source) if insert else None
                 if insert_where is not None:  # no key can exist yet: the MERGE's result, at an append's cost
                     write_deltalake(table, source, mode="overwrite", predicate=insert_where)
-                else:
-                    (
-                        table.merge(source, predicate=predicate, source_alias="s", target_alias="t")
-                        .when_matched_update_all(predicate=update_if)
-                        .when_not_matched_insert_all()
-                        .execute()
-                    )
-                return table.version()
+                    return table.version(), source.num_rows
+                merger = table.merge(source, predicate=predicate, source_alias="s", target_alias="t")
+                if update_if is not None:
+                    merger = merger.when_matched_update_all(predicate=update_if)
+                if insert:
+                    merger = merger.when_not_matched_insert_all()
+                metrics = merger.execute()
+                return table.version(), metrics["num_target_rows_inserted"] + metrics["num_target_rows_updated"]
             except CommitFailedError as exc:
                 self.commit_conflicts += 1
-                log.info("table %s: commit conflicted with a concurrent writer; retry %d", name, attempt + 1)
+                log.info("table %s: commit conflicted with a concurrent writer; retry %d", spec.name, attempt + 1)
                 if attempt == self.max_commit_retries:
-                    raise BrainError(f"table {name!r}: commit kept conflicting ({exc})") from exc
+                    raise BrainError(f"table {spec.name!r}: commit kept conflicting ({exc})") from exc
                 time.sleep(min(2.0, 0.02 * 2**attempt) * (0.5 + random.random()))
         raise AssertionError("unreachable")
 

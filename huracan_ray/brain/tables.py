@@ -341,8 +341,31 @@ _OPS_TABLES = [
     ),
 ]
 
+_SCHEDULER_TABLES = [
+    _plain_table(
+        "job_runs",
+        [
+            ("job", _STR),
+            ("scheduled_for", TS),
+            ("status", _STR),
+            ("owner", _STR),
+            ("attempt", _I64),
+            ("started_at", TS),
+            ("lease_until", TS),
+            ("finished_at", TS),
+            ("error", _STR),
+            ("details", _STR),
+        ],
+        ("job", "scheduled_for"),
+        nullable=frozenset({"lease_until", "finished_at", "error", "details"}),
+        time_column="scheduled_for",
+        description="one row per scheduled job and slot: the claim (running, leased) and its outcome "
+        "(succeeded/failed/skipped); the primary key makes a slot run at most once",
+    ),
+]
+
 TABLES: dict[str, TableSpec] = {}
-for _spec in (*_MARKET_TABLES, *_RESEARCH_TABLES, *_MODEL_TABLES, *_OPS_TABLES):
+for _spec in (*_MARKET_TABLES, *_RESEARCH_TABLES, *_MODEL_TABLES, *_OPS_TABLES, *_SCHEDULER_TABLES):
     if _spec.name in TABLES:
         raise RuntimeError(f"Brain table {_spec.name!r} declared twice")
     for _col in _spec.primary_key:

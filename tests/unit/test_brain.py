@@ -110,6 +110,19 @@ def test_shuffled_input_keeps_every_key_once(brain: Brain) -> None:
     assert first.column("close").to_pylist() == [999.0 + np.sin(0.0)]
 
 
+def test_write_if_inserts_new_keys_and_updates_only_where_the_predicate_holds(brain: Brain) -> None:
+    assert brain.write_if("candles", make_candles(3), update_if=None) == 3
+    assert brain.write_if("candles", make_candles(3, price=200.0), update_if=None) == 0  # keys taken: a no-op
+    version = brain.version("candles")
+    assert brain.write_if("candles", make_candles(4, price=200.0), update_if="t.close > s.close") == 1  # 1 new key
+    assert brain.write_if("candles", make_candles(4, price=200.0), update_if="t.close < s.close", insert=False) == 3
+    assert brain.version("candles") == version + 2
+    closes = _sorted(brain.read("candles")).column("close").to_pylist()
+    assert closes == make_candles(4, price=200.0).column("close").to_pylist()
+    with pytest.raises(ValueError, match="insert=True or an update_if"):
+        brain.write_if("candles", make_candles(1), insert=False)
+
+
 def test_repeated_keys_within_one_write_keep_the_last_row(brain: Brain) -> None:
     first, second = make_candles(10), make_candles(10, price=300.0)
     brain.write("candles", pa.concat_tables([first, second]))
