@@ -79,8 +79,9 @@ class IngestConfig(FrozenConfig):
     kinds: tuple[DataKind, ...] = tuple(DataKind)
     start: datetime
     end: datetime
-    chunk: timedelta = timedelta(days=1)
-    """Window of one unit (one fetch, one task); validation still judges gaps over whole series."""
+    chunk: timedelta | None = None
+    """Window of one unit (one fetch); None: the source's ``default_chunk`` (a day for venues, 30 days for
+    files). Validation still judges gaps over whole series."""
     validation: ValidationConfig = ValidationConfig()
     workers: int = Field(default=2, ge=1)
     """Concurrent fetch tasks (each worker process keeps its sources); I/O-bound sources want more, fewer CPUs each."""
@@ -99,7 +100,7 @@ class IngestConfig(FrozenConfig):
     def _check(self) -> IngestConfig:
         if self.end <= self.start:
             raise ValueError(f"end {self.end.isoformat()} must be after start {self.start.isoformat()}")
-        if self.chunk <= timedelta(0):
+        if self.chunk is not None and self.chunk <= timedelta(0):
             raise ValueError("chunk must be positive")
         if not self.symbols or not self.kinds:
             raise ValueError("need at least one symbol and one kind")
@@ -142,9 +143,16 @@ def _windows(start: datetime, end: datetime, chunk: timedelta) -> list[tuple[dat
     return out
 
 
+def unit_window(config: IngestConfig) -> timedelta:
+    """Return the window of one unit: ``config.chunk``, else the source's ``default_chunk``."""
+    if config.chunk is not None:
+        return config.chunk
+    return getattr(SOURCES[config.source], "default_chunk", timedelta(days=1))
+
+
 def plan_units(config: IngestConfig) -> list[IngestUnit]:
     """Return every unit of ``config``: kinds x exchanges (none for sentiment) x symbols x chunks."""
-    windows = _windows(config.start, config.end, config.chunk)
+    windows = _windows(config.start, config.end, unit_window(config))
     return [
         IngestUnit(kind, exchange, symbol, lo, hi)
         for kind in config.kinds

@@ -33,6 +33,16 @@ def test_plan_covers_every_series_and_chunk_once() -> None:
     assert all(IngestUnit.from_item(u.to_item()) == u for u in units)
 
 
+def test_the_unit_window_is_the_config_chunk_else_the_source_default() -> None:
+    year = {"end": START + timedelta(days=65), "kinds": (DataKind.CANDLES,), "exchanges": ("binance",)}
+    files = plan_units(_config(source="file", source_config={"path": "."}, symbols=("BTC/USDT:USDT",), **year))
+    assert [u.end - u.start for u in files] == [timedelta(days=30), timedelta(days=30), timedelta(days=5)]
+    venue = plan_units(_config(symbols=("BTC/USDT:USDT",), **year))
+    assert len(venue) == 65 and {u.end - u.start for u in venue} == {timedelta(days=1)}
+    told = plan_units(_config(source="file", chunk=timedelta(days=7), symbols=("BTC/USDT:USDT",), **year))
+    assert len(told) == 10 and told[0].end - told[0].start == timedelta(days=7)
+
+
 def test_config_rejects_typos_and_empty_windows() -> None:
     with pytest.raises(ValidationError):
         _config(chunks=timedelta(days=1))

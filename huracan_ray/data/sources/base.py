@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -127,6 +127,9 @@ class BaseSource:
 
     name: str = ""
     incidents: tuple[FetchIncident, ...] = ()
+    default_chunk: ClassVar[timedelta] = timedelta(days=1)
+    """The window of one ingest unit unless the ingest names one: a day suits venues (a few pages per
+    fetch, a retry redoes little); local files want far longer units (each costs a fixed few ms)."""
 
     def fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
         """Return ``kind`` rows of (``exchange``, ``symbol``) with ``start <= timestamp < end``."""

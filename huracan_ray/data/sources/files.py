@@ -20,7 +20,7 @@ import glob
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +263,7 @@ class FileSource(BaseSource):
     """
 
     name = "file"
+    default_chunk = timedelta(days=30)
 
     def __init__(
         self,
