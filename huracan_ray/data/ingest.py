@@ -341,7 +341,7 @@ def run_ingest(
     units = plan_units(config)
     state = _Ingest(brain, config)
     if config.resume:
-        units, skipped = pending_units(brain, units, config.validation.timeframe)
+        units, skipped = pending_units(brain, units, config.validation)
         for unit in skipped:
             state.skip(unit)
     if progress is not None:

@@ -1,10 +1,12 @@
 """Incremental ingest: skip what the Brain already holds, and resolve issues a later fetch fixed.
 
-A candle unit is complete when the Brain holds every bar of its window (each slot of the
-timeframe's epoch-aligned clock in ``[start, end)``) for its exchange, symbol and timeframe;
-other kinds are complete when the Brain holds any row of the window (their venues' clocks are
-irregular). Complete units are skipped unless forced, so a killed ingest re-run fetches only what
-is missing, and MERGE on the primary key writes each row exactly once.
+A unit of a kind with a clock (candles on their timeframe, funding, open interest and sentiment on
+the validation's cadences) is complete when the Brain holds at least one row per slot of that
+epoch-aligned clock in ``[start, end)`` (for candles: of its exchange, symbol and timeframe), so a
+window with a gap is fetched again. Liquidations have no clock: a unit is complete when the Brain
+holds any row of it (a window shorter than one slot of its clock is judged the same way). Complete
+units are skipped unless forced, so a killed ingest re-run fetches only what is missing, and MERGE
+on the primary key writes each row exactly once.
 
 An earlier ``fetch_failed``, ``degraded``, ``gap``, ``low_coverage`` or ``fallback_used`` issue
 whose window this run fetched whole, and which this run did not find again, is MERGEd back with
@@ -27,7 +29,7 @@ import pyarrow.dataset as pds
 from huracan_ray.brain import Brain
 from huracan_ray.data.records import ISSUES_SCHEMA
 from huracan_ray.data.sources import DataKind
-from huracan_ray.data.validation import parse_timeframe
+from huracan_ray.data.validation import ValidationConfig, parse_timeframe
 
 __all__ = ["RESOLVABLE", "Served", "complete_units", "pending_units", "resolutions"]
 
@@ -64,17 +66,26 @@ def _held(brain: Brain, kind: DataKind, exchange: str, symbols: list[str], start
     return {s: np.unique(ts[sym == s]) for s in symbols}
 
 
-def _is_complete(unit: Any, held: np.ndarray, timeframe: str) -> bool:
+def _slots(start: datetime, end: datetime, cadence: timedelta) -> int:
+    step = cadence // timedelta(microseconds=1)
+    return -(-_us(end) // step) - -(-_us(start) // step)
+
+
+def _is_complete(unit: Any, held: np.ndarray, cadence: timedelta | None) -> bool:
     lo, hi = np.searchsorted(held, [_us(unit.start), _us(unit.end)])
     count = int(hi - lo)
-    if DataKind(unit.kind) is DataKind.CANDLES:
-        expected = expected_bars(unit.start, unit.end, timeframe)
-        return expected > 0 and count >= expected
-    return count > 0
+    expected = 0 if cadence is None else _slots(unit.start, unit.end, cadence)
+    if expected > 0:
+        return count >= expected
+    return count > 0 and DataKind(unit.kind) is not DataKind.CANDLES
 
 
-def complete_units(brain: Brain, units: Sequence[Any], timeframe: str) -> set[Any]:
-    """Return the units whose windows the Brain already holds (see the module docstring)."""
+def complete_units(brain: Brain, units: Sequence[Any], validation: ValidationConfig | str) -> set[Any]:
+    """Return the units whose windows the Brain already holds (see the module docstring).
+
+    ``validation`` gives the clocks (a bare string is a candle timeframe with default cadences).
+    """
+    config = ValidationConfig(timeframe=validation) if isinstance(validation, str) else validation
     groups: dict[tuple[DataKind, str], list[Any]] = defaultdict(list)
     for unit in units:
         groups[(DataKind(unit.kind), unit.exchange)].append(unit)
@@ -82,14 +93,16 @@ def complete_units(brain: Brain, units: Sequence[Any], timeframe: str) -> set[An
     for (kind, exchange), members in groups.items():
         symbols = sorted({u.symbol for u in members})
         start, end = min(u.start for u in members), max(u.end for u in members)
-        held = _held(brain, kind, exchange, symbols, start, end, timeframe)
-        done.update(u for u in members if _is_complete(u, held[u.symbol], timeframe))
+        held = _held(brain, kind, exchange, symbols, start, end, config.timeframe)
+        done.update(u for u in members if _is_complete(u, held[u.symbol], config.cadence(kind)))
     return done
 
 
-def pending_units(brain: Brain, units: Sequence[Any], timeframe: str) -> tuple[list[Any], list[Any]]:
+def pending_units(
+    brain: Brain, units: Sequence[Any], validation: ValidationConfig | str
+) -> tuple[list[Any], list[Any]]:
     """Return (units still to fetch, units skipped as complete), each in plan order."""
-    done = complete_units(brain, units, timeframe)
+    done = complete_units(brain, units, validation)
     return [u for u in units if u not in done], [u for u in units if u in done]
 
 

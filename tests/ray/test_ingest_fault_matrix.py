@@ -192,6 +192,17 @@ def test_a_dropped_row_is_one_gap_of_exactly_that_row(
     assert len(_check_rows(brain, market, "liquidations", "okx")) == 1
     assert len(fake.requests_to("liquidation-orders")) == 4  # pages of 3 (one dropped), 4 and 2, then an empty one
     assert not _issues(brain, "liquidations", "okx")
+    # A resume run refetches exactly the windows with a gap (every clocked kind), fills them, resolves the gaps.
+    fake.clear_requests()
+    again = _ingest(fake, tmp_brain_uri, resume=True)
+    refetched = {(s.kind, s.exchange) for s in again.series if s.units}
+    # binance and bybit serve no liquidation history (streams only): their empty windows are always retried
+    assert refetched - set(CLOCKED) == {("liquidations", "binance"), ("liquidations", "bybit")}
+    assert set(CLOCKED) <= refetched and ("liquidations", "okx") not in refetched
+    for kind, venue in CLOCKED:
+        assert _check_rows(brain, market, kind, venue) == [], (kind, venue)
+        (gap,) = _issues(brain, kind, venue, "gap")
+        assert gap["resolved"] and gap["details"].endswith(f"backfilled from {venue}"), (kind, venue)
 
 
 @pytest.mark.usefixtures("ray_cluster")

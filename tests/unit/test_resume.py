@@ -46,7 +46,8 @@ def test_complete_windows_are_skipped_and_partial_ones_refetched(tmp_brain_uri: 
     brain = Brain(tmp_brain_uri)
     _write_day(brain, DataKind.CANDLES, 0)  # complete
     _write_day(brain, DataKind.CANDLES, 1, drop=5)  # 5 bars short: refetch
-    _write_day(brain, DataKind.FUNDING_RATES, 2)  # present
+    _write_day(brain, DataKind.FUNDING_RATES, 2)  # all 3 funding times of the 8 h clock
+    _write_day(brain, DataKind.FUNDING_RATES, 1, drop=1)  # one funding time missing: refetch
     units = plan_units(_config())
     todo, skipped = pending_units(brain, units, "1m")
     assert {(str(u.kind), u.start) for u in skipped} == {
