@@ -96,7 +96,8 @@ def build_config(
     name, config = _source(source, exchange, base_url, timeframe)
     if name == "synthetic":
         days = max((end - start) / timedelta(days=1), 1 / 1440)
-        config = {"start": start, "days": days, "symbols": _split(symbols), "exchanges": (exchange, *fallbacks)}
+        config = {"start": start, "days": days, "symbols": _split(symbols), "exchanges": (exchange, *fallbacks),
+                  "timeframe": timeframe}  # fmt: skip
     return IngestConfig(
         source=name, source_config=config, symbols=_split(symbols), exchanges=(exchange,), kinds=parse_kinds(kinds),
         start=start, end=end, validation=ValidationConfig(timeframe=timeframe),

@@ -15,7 +15,6 @@ data yields the same rows.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +36,7 @@ from huracan_ray.data.records import (
     rows_json,
 )
 from huracan_ray.data.sources.base import DataKind, coerce
+from huracan_ray.data.timeframes import parse_timeframe
 from huracan_ray.data.validation_rules import (
     REASONS,
     ChunkContext,
@@ -59,16 +59,7 @@ __all__ = [
     "validate_chunk",
 ]
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def parse_timeframe(timeframe: str) -> timedelta:
-    """Return the duration of a ccxt-style timeframe (``"1m"``, ``"5m"``, ``"8h"``, ``"1d"``)."""
-    match = re.fullmatch(r"(\d+)([smhdw])", timeframe)
-    if match is None or int(match.group(1)) == 0:
-        raise ValueError(f"bad timeframe {timeframe!r}: expected a count and one of s, m, h, d, w (e.g. '1m')")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
 class ValidationConfig(FrozenConfig):

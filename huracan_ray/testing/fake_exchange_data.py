@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 
+from huracan_ray.testing.candle_resample import aggregate_ohlcv
 from huracan_ray.testing.synthetic import SyntheticMarket
 
 __all__ = ["CONTRACT_SIZES", "Feeds", "Series", "UnknownSymbolError", "select_rows", "venue_symbol_id"]
@@ -53,18 +54,7 @@ def _columns(table: pa.Table) -> Series:
 
 def _aggregate(series: Series, minutes: int) -> Series:
     ts, c = series
-    step = minutes * 60_000
-    keys = ts // step
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ends = np.r_[starts[1:], ts.size] - 1
-    out = {
-        "open": c["open"][starts],
-        "high": np.maximum.reduceat(c["high"], starts),
-        "low": np.minimum.reduceat(c["low"], starts),
-        "close": c["close"][ends],
-        "volume": np.add.reduceat(c["volume"], starts),
-    }
-    return keys[starts] * step, out
+    return aggregate_ohlcv(ts, c, minutes * 60_000)
 
 
 class Feeds:

@@ -145,3 +145,21 @@ def test_the_cli_ingests_the_timeframe_it_is_given(fake: FakeExchange, market: S
     assert _assert_bars(brain, market, "bybit", "1h", start, end) == []
     assert brain.count("candles") == 48 and brain.count("quarantine") == 0 and brain.count("data_quality_logs") == 0
     assert {r.query.get("interval") for r in fake.requests_to("kline")} == {"60"}  # bybit's name for 1h
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_the_synthetic_source_serves_the_timeframe_it_is_given(market: SyntheticMarket, tmp_path) -> None:
+    """``--source synthetic --timeframe 5m`` aggregates the embedded market's 1m bars onto the 5m clock."""
+    brain_uri = (tmp_path / "brain").as_uri()
+    start, end = market.config.start, market.config.start + timedelta(days=1)
+    args = ["ingest", "--exchange", "binance", "--symbols", SYMBOL, "--kinds", "candles", "--timeframe", "5m",
+            "--source", "synthetic", "--start", start.date().isoformat(), "--end", end.date().isoformat(),
+            "--brain", brain_uri, "--force"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    brain = Brain(brain_uri)
+    bars = brain.read("candles").sort_by("timestamp")
+    assert bars.num_rows == 288 and set(bars.column("timeframe").to_pylist()) == {"5m"}
+    step = np.diff(pc.cast(bars.column("timestamp"), pa.int64()).to_numpy())
+    assert set(step) == {300_000_000}
+    assert brain.count("quarantine") == 0 and brain.count("data_quality_logs") == 0
