@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import gc
 import os
 import sys
+from typing import NoReturn
 
 import click
 import typer
 
-__all__ = ["one_line", "run_app"]
+__all__ = ["exit_process", "one_line", "run_app"]
 
 
 def one_line(exc: Exception) -> str:
@@ -25,20 +29,40 @@ def one_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def run_app(app: typer.Typer) -> None:
-    """Run ``app``: errors exit 1 with one line (2 for usage errors); ``HURACAN_DEBUG=1`` shows the traceback."""
+def exit_process(code: int) -> NoReturn:
+    """End the process with ``code``: run the ``atexit`` handlers (Ray's shutdown among them), then exit.
+
+    The interpreter's own finalization is skipped on purpose. During it, Arrow's IO threads may still
+    release Delta's Python file handlers; they cannot take the GIL any more, are unwound by
+    ``pthread_exit`` through C++ frames, and abort the whole process (exit -6 after a clean run).
+    """
+    gc.collect()  # free the run's Arrow and Delta objects while their threads can still call Python
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def run_app(app: typer.Typer) -> NoReturn:
+    """Run ``app`` and exit: an error is one line and exit 1 (2: usage); ``HURACAN_DEBUG=1`` shows the traceback."""
+    exit_process(_run(app))
+
+
+def _run(app: typer.Typer) -> int:
     try:
         app(standalone_mode=False)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.exceptions.Abort:
         print("huracan: aborted", file=sys.stderr)
-        sys.exit(130)
+        return 130
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except Exception as exc:
         if os.environ.get("HURACAN_DEBUG"):
             raise
         print(f"huracan: error: {one_line(exc)}", file=sys.stderr)
-        sys.exit(1)
+        return 1
+    return 0

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from huracan_ray.brain import Brain
+from huracan_ray.cli_errors import exit_process
 from huracan_ray.config import Settings
 
 
@@ -25,10 +26,12 @@ def brain_from_env() -> Brain:
 
 def run(main: Callable[[], None]) -> None:
     """Run ``main``; print an error as one line and exit 1 (``HURACAN_DEBUG=1`` shows the traceback)."""
+    code = 0
     try:
         main()
     except Exception as exc:
         if os.environ.get("HURACAN_DEBUG"):
             raise
         print(f"huracan job: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        code = 1
+    exit_process(code)  # skips the interpreter finalization that can abort after a clean run

@@ -41,15 +41,17 @@ def _run(argv: list[str] | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the task; print an error as one line and exit 1 (``HURACAN_DEBUG=1`` shows the traceback)."""
+    from huracan_ray.cli_errors import exit_process, one_line
+
+    code = 0
     try:
         _run(argv)
     except Exception as exc:
         if os.environ.get("HURACAN_DEBUG"):
             raise
-        from huracan_ray.cli_errors import one_line
-
         print(f"huracan task: error: {one_line(exc)}", file=sys.stderr)
-        sys.exit(1)
+        code = 1
+    exit_process(code)
 
 
 if __name__ == "__main__":
