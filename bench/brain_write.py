@@ -1,8 +1,10 @@
 """Brain MERGE write throughput vs ``pyarrow.parquet.write_table`` of the same candle rows.
 
 Runs both in one process on the same rows and prints rows/s for each and the ratio. The Brain
-path does more than the peer (schema check, key dedupe, MERGE on the primary key, date
-partitioning, an ACID commit), so the ratio is the price of those guarantees.
+path does more than the peer (schema check, key-uniqueness check, date partitioning, an ACID
+commit; into an empty table the statistics prove every key new, so it takes the insert-only path,
+and re-writing the same rows is a real MERGE that changes nothing), so the ratio is the price of
+those guarantees.
 Usage: ``python bench/brain_write.py [--rows N] [--quick]``. Last line: ``ratio=<x> brain_merge/pyarrow_write``.
 """
 
