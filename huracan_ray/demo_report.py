@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from huracan_ray.broadcaster import Alert
 
@@ -47,12 +47,24 @@ def _rows(report: DemoReport) -> list[tuple[str, ...]]:
     return rows
 
 
+def _variant(outcome: Any) -> str:
+    """Return one regime variant's verdict with both validation scores, or why it was skipped."""
+    if outcome.model is None:
+        return f"{outcome.regime}: skipped ({outcome.skipped})"
+    seen = outcome.model.manifest.get("comparison", {})
+    verdict = "usable" if outcome.usable else "rejected"
+    mine, main = seen.get("variant", float("nan")), seen.get("main", float("nan"))
+    return f"{outcome.regime}: {verdict} (score {mine:.2f} vs the approved model's {main:.2f} on its rows)"
+
+
 def summary_alert(report: DemoReport) -> Alert:
     """Return the run summary: what was ingested, chosen, learned and traded."""
     lines = _quality_lines(report)
     if report.outcome is not None:
         engine = report.outcome.engine
         lines.append(f"engine: {len(engine.trials)} Tune trials ({engine.failed_trials} failed), run {engine.run_id}")
+        for symbol, variants in sorted(engine.variants.items()):
+            lines.append(f"regime variants {symbol}: " + "; ".join(_variant(v) for v in variants))
     if report.policies:
         speeds = [p.env_steps_per_s for p in report.policies.values()]
         lines.append(f"RL: {len(report.policies)} PPO allocators, ~{sum(speeds) / len(speeds):,.0f} env steps/s")

@@ -82,6 +82,10 @@ def test_the_summary_table_has_one_row_per_symbol(demo) -> None:
     assert all(r.bars == 40 for r in report.replays.values())
     assert report.importance is not None and set(report.importance.symbols) == {"BTC/USDT:USDT", "ETH/USDT:USDT"}
     assert "importance BTC/USDT:USDT: top 5" in printed
+    assert report.outcome is not None and report.outcome.engine.variants
+    for symbol, variants in report.outcome.engine.variants.items():  # each regime's verdict or why it was skipped
+        line = next(row for row in printed.splitlines() if f"regime variants {symbol}:" in row)
+        assert all(f"{v.regime}: " in line for v in variants)
 
 
 def test_trades_carry_model_and_policy_versions(demo) -> None:
