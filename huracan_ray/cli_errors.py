@@ -21,8 +21,10 @@ def one_line(exc: Exception) -> str:
 
     if isinstance(exc, ValidationError) and exc.errors():
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or exc.title
-        return f"invalid {exc.title} value for {where}: {first['msg']}"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if not first["loc"]:  # a check of the whole config: its message says what is wrong
+            return f"invalid {exc.title}: {message}"
+        return f"invalid {exc.title} value for {'.'.join(str(p) for p in first['loc'])}: {message}"
     if isinstance(exc, KeyError) and exc.args:
         return str(exc.args[0])
     text = str(exc).strip()

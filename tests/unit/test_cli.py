@@ -84,3 +84,14 @@ def test_a_bad_brain_uri_is_one_line(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert out.stderr.startswith("huracan: error:") and "HURACAN_BRAIN_URI" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_config_level_error_is_its_own_message(tmp_path: Path) -> None:
+    args = ("ingest", "--exchange", "nope", "--symbols", "BTC/USDT:USDT", "--kinds", "candles",
+            "--start", "2026-01-01", "--end", "2026-01-02")  # fmt: skip
+    out = run_cli(*args, brain_uri=(tmp_path / "brain").as_uri())
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "huracan: error: invalid IngestConfig: unknown source(s) nope; known: binance, bybit, file, okx, sentiment, "
+        "synthetic"
+    ]
