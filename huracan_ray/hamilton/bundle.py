@@ -6,7 +6,7 @@ Registry contract (written by the Engine and the RL agent; read here, never chan
   models of other types (for regime switching); ``regime_approved`` rows are per-regime variants
   that beat the approved model on their regime's validation rows, served only when their manifest's
   ``derived_from`` is the served approved model and their ``regime`` is one Hamilton routes
-  (``ROUTED_VARIANTS``: a liquidation cascade); ``regime_rejected``/``rolled_back``/``retired``/other
+  (``ROUTED_VARIANTS``: a liquidation cascade, calm markets); ``regime_rejected``/``rolled_back``/``retired``/other
   rows are ignored. When several rows share a role, the highest ``version`` wins. Each row's ``artifact_sha256`` is a
   tree artifact (the saved model directory with ``card.json``) and ``manifest_json`` carries
   ``feature_names``, ``scaler``, ``regimes``, ``signal``, ``min_bars`` and the rest.
@@ -70,8 +70,8 @@ LIQUIDATION_COLUMNS = ("liq_long_usd", "liq_short_usd", "liq_count")
 REQUEST_COLUMNS = frozenset((*OHLCV, *ASOF_COLUMNS, *LIQUIDATION_COLUMNS))
 """The bar columns a decision request can carry: every served feature must use only these."""
 
-ROUTED_VARIANTS = ("cascade",)
-"""The regimes whose variants Hamilton loads and routes to (the normal regime keeps the volatility router)."""
+ROUTED_VARIANTS = ("cascade", "normal")
+"""The regimes whose variants Hamilton loads and routes to (see :mod:`~.router`)."""
 
 _SERVED_STATUSES = ("approved", "standby", REGIME_APPROVED)
 

@@ -17,6 +17,10 @@ Liquidation cascades come first (spec §1): when the request's causal cascade in
 bundle holds a usable ``cascade`` variant of the approved model (one that beat it on the cascade
 rows of the validation window), that variant decides, whatever the volatility regime. Otherwise the
 table above applies, and the reason says that a cascade was on without a variant to serve it.
+
+Outside a cascade, where the table picks the approved model and the bundle holds a usable ``normal``
+variant of it (one that beat it on the non-cascade rows of validation), that variant decides. It is
+never served during a cascade: it was fitted on calm rows only.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from dataclasses import dataclass, replace
 
 from huracan_ray.hamilton.bundle import ModelEntry, ServingBundle
 
-__all__ = ["CASCADE_VARIANT", "PREFERRED_MODEL", "Route", "route"]
+__all__ = ["CASCADE_VARIANT", "NORMAL_VARIANT", "PREFERRED_MODEL", "Route", "route"]
 
 CASCADE_VARIANT = "cascade"
 """The regime variant served while a liquidation cascade is on."""
+NORMAL_VARIANT = "normal"
+"""The regime variant served in place of the approved model outside cascades."""
 
 PREFERRED_MODEL: dict[str, str | None] = {"low": "xgboost", "normal": None, "high": "lstm", "extreme": None}
 """Preferred model type per regime; None means the approved (best overall) model."""
@@ -49,12 +55,13 @@ class Route:
 def route(bundle: ServingBundle, regime: str, n_bars: int | None = None, *, cascade: bool = False) -> Route:
     """Return the :class:`Route` for ``regime`` (low/normal/high/extreme) on a request of ``n_bars`` bars.
 
-    ``cascade`` is the request's liquidation-cascade indicator: on, the usable cascade variant decides.
+    ``cascade`` is the request's liquidation-cascade indicator: on, the usable cascade variant decides;
+    off, a usable normal variant stands in for the approved model.
     """
     if regime not in PREFERRED_MODEL:
         raise ValueError(f"unknown regime {regime!r}; expected one of {list(PREFERRED_MODEL)}")
     if not cascade:
-        return _by_volatility(bundle, regime, n_bars)
+        return _calm(bundle, _by_volatility(bundle, regime, n_bars), n_bars)
     variant = bundle.variants.get(CASCADE_VARIANT)
     if variant is not None and (n_bars is None or variant.min_bars <= n_bars):
         reason = (
@@ -65,6 +72,15 @@ def route(bundle: ServingBundle, regime: str, n_bars: int | None = None, *, casc
     chosen = _by_volatility(bundle, regime, n_bars)
     why = "no usable cascade variant" if variant is None else f"the cascade variant needs {variant.min_bars} bars"
     return replace(chosen, reason=f"{chosen.reason}; liquidation cascade on, but {why}")
+
+
+def _calm(bundle: ServingBundle, chosen: Route, n_bars: int | None) -> Route:
+    """Return ``chosen``, or the usable normal variant where ``chosen`` is the approved model."""
+    variant = bundle.variants.get(NORMAL_VARIANT)
+    if chosen.model is not bundle.approved or variant is None or (n_bars is not None and variant.min_bars > n_bars):
+        return chosen
+    reason = f"{chosen.reason}; its normal-regime variant (beat it on the non-cascade rows of validation)"
+    return Route(variant, chosen.regime, chosen.preferred_type, chosen.fallback, reason, NORMAL_VARIANT)
 
 
 def _by_volatility(bundle: ServingBundle, regime: str, n_bars: int | None) -> Route:

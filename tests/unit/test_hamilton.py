@@ -176,7 +176,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Brain:
     """BTC: xgboost v1 rolled back, v2 approved, lstm standby, own policy. ETH: xgboost on funding only.
     SOL: lstm approved, xgboost standby, the portfolio policy.
 
-    Regime variants: BTC's usable cascade and normal variants of v2 (only cascade is routed) and a usable
+    Regime variants: BTC's usable cascade and normal variants of v2 (both routed) and a usable
     cascade variant of the rolled-back v1; SOL's cascade variant, which lost to its main model."""
     tmp = tmp_path_factory.mktemp("registry")
     brain = Brain((tmp / "brain").as_uri())
@@ -279,10 +279,10 @@ def test_liquidation_density_is_the_feature_formula() -> None:
 @pytest.mark.parametrize(
     ("symbol", "regime", "model_id", "fallback"),
     [
-        (BTC, "low", "btc-xgb-2", False),  # the approved model is the preferred xgboost
-        (BTC, "normal", "btc-xgb-2", False),
+        (BTC, "low", "btc-xgb-2-normal", False),  # the approved model is the preferred xgboost: its normal variant
+        (BTC, "normal", "btc-xgb-2-normal", False),
         (BTC, "high", "btc-lstm-1", False),  # standby lstm
-        (BTC, "extreme", "btc-xgb-2", False),
+        (BTC, "extreme", "btc-xgb-2-normal", False),
         (SOL, "low", "sol-xgb-1", False),  # standby xgboost
         (SOL, "high", "sol-lstm-1", False),
         (ETH, "high", "eth-xgb-1", True),  # no lstm registered: fall back to the approved model
@@ -294,6 +294,7 @@ def test_router_switches_models_by_regime(
     chosen = route(bundles.bundles[symbol], regime)
     assert chosen.model.model_id == model_id and chosen.fallback is fallback and chosen.regime == regime
     assert ("falling back" in chosen.reason) is fallback
+    assert chosen.variant == ("normal" if model_id.endswith("-normal") else None)
 
 
 def test_router_falls_back_when_the_request_is_too_short_for_a_standby(bundles: BundleSet) -> None:
@@ -302,16 +303,21 @@ def test_router_falls_back_when_the_request_is_too_short_for_a_standby(bundles: 
     bundle = dataclasses.replace(btc, standby={"lstm": hungry})
     assert (bundle.min_bars, bundle.recommended_bars) == (MIN_BARS, 500)
     chosen = route(bundle, "high", n_bars=200)
-    assert chosen.fallback and chosen.model is btc.approved and "needs 500 bars" in chosen.reason
+    assert chosen.fallback and "needs 500 bars" in chosen.reason
+    assert chosen.model is btc.variants["normal"]  # the approved model, as its calm-regime variant
     assert route(bundle, "high", n_bars=500).model is hungry
 
 
-def test_bundles_serve_only_usable_cascade_variants_of_the_served_approved_model(bundles: BundleSet) -> None:
+def test_bundles_serve_only_usable_variants_of_the_served_approved_model(bundles: BundleSet) -> None:
     btc, sol, eth = bundles.bundles[BTC], bundles.bundles[SOL], bundles.bundles[ETH]
-    assert {k: v.model_id for k, v in btc.variants.items()} == {"cascade": "btc-xgb-2-cascade"}
-    assert btc.variants["cascade"].manifest.derived_from == btc.approved.model_id  # not v1's, not the normal one
+    assert {k: v.model_id for k, v in btc.variants.items()} == {
+        "cascade": "btc-xgb-2-cascade",
+        "normal": "btc-xgb-2-normal",
+    }
+    assert {v.manifest.derived_from for v in btc.variants.values()} == {btc.approved.model_id}  # not v1's
     assert not sol.variants and not eth.variants  # SOL's lost to its main model; ETH has none
-    assert btc.cascade_rule == CascadeRule() and btc.describe()["variants"][0]["regime"] == "cascade"
+    assert btc.cascade_rule == CascadeRule()
+    assert {v["regime"] for v in btc.describe()["variants"]} == {"cascade", "normal"}
 
 
 @pytest.mark.parametrize("regime", ["low", "normal", "high", "extreme"])
@@ -320,7 +326,7 @@ def test_router_picks_the_cascade_variant_exactly_when_the_indicator_is_on_and_t
 ) -> None:
     for symbol, bundle in bundles.bundles.items():
         calm, hot = route(bundle, regime, MIN_BARS, cascade=False), route(bundle, regime, MIN_BARS, cascade=True)
-        assert calm.variant is None and calm.model.status in {"approved", "standby"}
+        assert calm.variant != "cascade" and hot.variant != "normal"  # never the other regime's variant
         if symbol == BTC:  # the one symbol with a usable cascade variant
             assert (hot.model.model_id, hot.variant, hot.fallback) == ("btc-xgb-2-cascade", "cascade", False)
             assert hot.regime == regime and "liquidation cascade" in hot.reason
@@ -329,7 +335,24 @@ def test_router_picks_the_cascade_variant_exactly_when_the_indicator_is_on_and_t
     btc = bundles.bundles[BTC]
     hungry = dataclasses.replace(btc, variants={"cascade": dataclasses.replace(btc.variants["cascade"], min_bars=500)})
     short = route(hungry, regime, n_bars=200, cascade=True)
-    assert short.variant is None and short.model is route(btc, regime, 200).model and "needs 500 bars" in short.reason
+    plain = dataclasses.replace(btc, variants={})
+    assert short.variant is None and short.model is route(plain, regime, 200).model and "needs 500 bars" in short.reason
+
+
+@pytest.mark.parametrize("regime", ["low", "normal", "high", "extreme"])
+def test_outside_a_cascade_the_normal_variant_stands_in_for_the_approved_model_only(
+    bundles: BundleSet, regime: str
+) -> None:
+    btc = bundles.bundles[BTC]
+    plain = route(dataclasses.replace(btc, variants={}), regime, MIN_BARS)
+    calm = route(btc, regime, MIN_BARS)
+    if plain.model is btc.approved:
+        assert (calm.model.model_id, calm.variant) == ("btc-xgb-2-normal", "normal")
+        assert calm.reason.startswith(plain.reason) and "normal-regime variant" in calm.reason
+    else:  # a standby of the preferred type decides: no variant of it exists
+        assert calm.model is plain.model and calm.variant is None
+    hungry = dataclasses.replace(btc, variants={"normal": dataclasses.replace(btc.variants["normal"], min_bars=500)})
+    assert route(hungry, regime, n_bars=200).variant is None
 
 
 # -- risk -----------------------------------------------------------------------------------------------
@@ -493,7 +516,7 @@ def test_without_a_policy_the_position_is_the_backtested_one(bundles: BundleSet)
 def test_extreme_regime_uses_the_approved_model_with_exposure_cut(bundles: BundleSet) -> None:
     bundle = dataclasses.replace(bundles.bundles[BTC], policy=None)
     decision = _decide(bundle, as_bars(make_bars(150, vol=VOLS["extreme"], seed=6)))
-    assert decision.market.regime == "extreme" and decision.route.model.status == "approved"
+    assert decision.market.regime == "extreme" and decision.route.model is bundle.variants["normal"]  # approved's
     assert decision.target_exposure == pytest.approx(0.25 * decision.raw_exposure)
 
 
@@ -519,11 +542,11 @@ def test_a_live_cascade_routes_the_decision_to_the_variant_and_the_trade_records
     cold = _decide(bundle, as_bars({**bars, "liq_count": cold_counts}))
     assert (hot.market.cascade, cold.market.cascade) == (True, False)
     assert [bool(CascadeRule().labels(c)[-1]) for c in (hot_counts, cold_counts)] == [True, False]  # training labels
-    assert (hot.route.model.model_id, cold.route.model.model_id) == ("btc-xgb-2-cascade", "btc-xgb-2")
+    assert (hot.route.model.model_id, cold.route.model.model_id) == ("btc-xgb-2-cascade", "btc-xgb-2-normal")
     variant = hot.route.model
     raw, _ = compute_features(as_bars(bars).frame(BTC, "binance"), FEATURES)
     assert hot.prediction == pytest.approx(variant.model.predict(variant.scaler.transform(raw[-1:]))[-1], rel=1e-5)
-    assert np.sign(hot.prediction) != np.sign(cold.prediction)  # the variant, not the main model, decided
+    assert np.sign(hot.prediction) != np.sign(cold.prediction)  # the cascade variant, not a calm model, decided
     assert hot.to_json()["model"]["variant"] == "cascade" and hot.to_json()["regime"]["cascade"] is True
     fill = PaperBroker().execute(hot.order())
     assert fill is not None
@@ -569,7 +592,7 @@ def test_decide_returns_a_decision_and_a_fill(client: TestClient) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     decision, fill = body["decision"], body["fill"]
-    assert decision["symbol"] == BTC and decision["model"]["model_id"] in {"btc-xgb-2", "btc-lstm-1"}
+    assert decision["symbol"] == BTC and decision["model"]["model_id"] in {"btc-xgb-2-normal", "btc-lstm-1"}
     assert decision["policy"]["policy_id"] == "btc-ppo-2" and decision["policy"]["source"] == "symbol"
     assert fill is not None and fill["model_id"] == decision["model"]["model_id"] and fill["mode"] == "paper"
     assert fill["policy_id"] == "btc-ppo-2" and fill["regime"] == decision["regime"]["name"]
