@@ -223,6 +223,23 @@ class Brain:
             infos.append(TableInfo(name, rows, None if table is None else table.version(), spec.partition_by))
         return infos
 
+    def compact(self, name: str, *, min_files: int = 64) -> int | None:
+        """Rewrite table ``name``'s small files into few large ones once it has ``min_files`` or more.
+
+        Return the new version, or None when there was nothing to do or a concurrent writer won the
+        commit (the next call tries again). Rows and their values are unchanged; time travel still
+        reads every earlier version until :meth:`vacuum` removes the replaced files.
+        """
+        table = self._open(name)
+        if table is None or len(table.file_uris()) < min_files:
+            return None
+        try:
+            table.optimize.compact()
+        except CommitFailedError:
+            log.info("table %s: compaction lost a commit race; left for the next call", name)
+            return None
+        return table.version()
+
     def vacuum(self, name: str, *, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
         """Delete files no longer referenced by versions newer than ``retention_hours`` (orphans of crashes)."""
         table = self._open(name)

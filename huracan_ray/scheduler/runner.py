@@ -23,6 +23,7 @@ from huracan_ray.cli_errors import one_line
 from huracan_ray.scheduler.cadence import as_utc
 from huracan_ray.scheduler.config import ScheduleConfig
 from huracan_ray.scheduler.executors import Executor
+from huracan_ray.scheduler.ledger import TABLE as LEDGER_TABLE
 from huracan_ray.scheduler.ledger import RunLedger
 from huracan_ray.scheduler.plan import Decision, JobRun, plan
 
@@ -93,6 +94,7 @@ class Scheduler:
         while stop is None or not stop.is_set():
             pending = [d for d in self.plan(as_of) if d.actionable and (d.job, d.slot) not in tried]
             if not pending:
+                self._compact_ledger()
                 return outcomes
             decision = pending[0]
             tried.add((decision.job, decision.slot))
@@ -102,6 +104,13 @@ class Scheduler:
                 if on_outcome is not None:
                     on_outcome(outcome)
         return outcomes
+
+    def _compact_ledger(self) -> None:
+        """Fold ``job_runs``' small files (every claim, lease renewal and result is a commit) into few."""
+        try:
+            self.ledger.brain.compact(LEDGER_TABLE)
+        except Exception as exc:  # housekeeping never fails a tick
+            log.warning("could not compact %s: %s", LEDGER_TABLE, exc)
 
     def _act(self, decision: Decision) -> Outcome | None:
         now = self.clock()

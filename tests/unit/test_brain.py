@@ -123,6 +123,19 @@ def test_write_if_inserts_new_keys_and_updates_only_where_the_predicate_holds(br
         brain.write_if("candles", make_candles(1), insert=False)
 
 
+def test_compact_folds_small_files_and_keeps_every_row_and_version(brain: Brain) -> None:
+    for offset in range(0, 60, 10):
+        brain.write("candles", make_candles(10, offset=offset))  # six commits, six small files
+    before, version = _sorted(brain.read("candles")), brain.version("candles")
+    assert brain.compact("candles", min_files=10) is None  # below the threshold: nothing to do
+    compacted = brain.compact("candles", min_files=2)
+    assert compacted == version + 1
+    assert _sorted(brain.read("candles")).equals(before)
+    assert len(brain._open("candles").file_uris()) == 1  # one day partition, one file
+    assert _sorted(brain.read("candles", version=version)).equals(before)  # time travel still reads it
+    assert brain.compact("candles", min_files=2) is None  # already compact
+
+
 def test_repeated_keys_within_one_write_keep_the_last_row(brain: Brain) -> None:
     first, second = make_candles(10), make_candles(10, price=300.0)
     brain.write("candles", pa.concat_tables([first, second]))
