@@ -292,8 +292,7 @@ class _Ingest:
             self._issues(key, found)
         self.writer.flush("data_quality_logs")  # this run's issues first: resolutions read what is open
         for key, served in sorted(self.served.items()):
-            venues = {lo: venue for lo, _, venue in served}
-            fixed = resolutions(self.writer.brain, key, served, self.found[key], venues)
+            fixed = resolutions(self.writer.brain, key, served, self.found[key])
             self.resolved[key] = fixed.num_rows
             self.writer.add("data_quality_logs", key, fixed)
         self.writer.flush()

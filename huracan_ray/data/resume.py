@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pds
 
 from huracan_ray.brain import Brain
-from huracan_ray.data.records import ISSUES_SCHEMA
+from huracan_ray.data.records import ISSUES_SCHEMA, us_to_datetime
 from huracan_ray.data.sources import DataKind
 from huracan_ray.data.validation import ValidationConfig, parse_timeframe
 
@@ -47,8 +47,7 @@ def _us(value: datetime) -> int:
 
 def expected_bars(start: datetime, end: datetime, timeframe: str) -> int:
     """Return the slots of the ``timeframe`` clock (epoch-aligned) in ``[start, end)``."""
-    cadence = parse_timeframe(timeframe) // timedelta(microseconds=1)
-    return -(-_us(end) // cadence) - -(-_us(start) // cadence)
+    return _slots(start, end, parse_timeframe(timeframe))
 
 
 def _held(brain: Brain, kind: DataKind, exchange: str, symbols: list[str], start: datetime, end: datetime,
@@ -124,14 +123,15 @@ def _covering_venue(windows: list[Served], lo: int, hi: int) -> str | None:
     return None
 
 
-def resolutions(
-    brain: Brain, key: tuple[str, str, str], served: Iterable[Served], found_ids: set[str], venues: dict[int, str]
-) -> pa.Table:
+def resolutions(brain: Brain, key: tuple[str, str, str], served: Iterable[Served], found_ids: set[str]) -> pa.Table:
     """Return the open issues of series ``key`` this run backfilled, as resolved ``data_quality_logs`` rows.
 
-    ``served`` are the windows fetched whole this run; ``found_ids`` the issue ids this run logged
-    (an issue found again stays open); ``venues`` maps a unit's start (µs) to the venue that served it.
+    ``served`` are the windows fetched whole this run, each with its venue (an issue starting where a
+    unit starts names that unit's venue); ``found_ids`` the issue ids this run logged (an issue found
+    again stays open).
     """
+    served = list(served)
+    venues = {lo: venue for lo, _, venue in served}
     windows = _merge(served)
     if not windows:
         return ISSUES_SCHEMA.empty_table()
@@ -139,7 +139,7 @@ def resolutions(
     expr = (pds.field("data_kind").cast(pa.string()) == pa.scalar(kind, pa.string())) & ~pds.field("resolved")
     logs = brain.read(
         "data_quality_logs", symbol=symbol, exchange=exchange, filter=expr,
-        start=datetime.fromtimestamp(windows[0][0] / 1e6, UTC), end=datetime.fromtimestamp(windows[-1][1] / 1e6, UTC),
+        start=us_to_datetime(windows[0][0]), end=us_to_datetime(windows[-1][1]),
     )  # fmt: skip
     logs = logs.filter(pc.is_in(logs.column("issue_type"), pa.array(RESOLVABLE)))
     rows = []

@@ -68,12 +68,12 @@ def test_an_issue_backfilled_later_is_resolved_once(tmp_brain_uri: str) -> None:
     ]
     brain.write("data_quality_logs", issues_table("candles", "binance", SYMBOL, old))
     key = ("candles", "binance", SYMBOL)
-    fixed = resolutions(brain, key, [(lo, hi, "binance")], set(), {})
+    fixed = resolutions(brain, key, [(lo, hi, "binance")], set())
     assert fixed.num_rows == 2 and all(fixed.column("resolved").to_pylist())
     assert all(d.endswith("; backfilled from binance") for d in fixed.column("details").to_pylist())
-    assert resolutions(brain, key, [(lo, hi - 1, "binance")], set(), {}).num_rows == 0  # window not whole
+    assert resolutions(brain, key, [(lo, hi - 1, "binance")], set()).num_rows == 0  # window not whole
     brain.write("data_quality_logs", fixed)
-    assert resolutions(brain, key, [(lo, hi, "binance")], set(), {}).num_rows == 0  # already resolved
+    assert resolutions(brain, key, [(lo, hi, "binance")], set()).num_rows == 0  # already resolved
 
 
 def test_cli_config_maps_aliases_and_resume() -> None:
