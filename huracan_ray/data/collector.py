@@ -35,6 +35,7 @@ import ray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from huracan_ray.data.liquidations import label_cascades
+from huracan_ray.data.retry import backoff_delay
 
 __all__ = [
     "BackoffConfig",
@@ -64,9 +65,7 @@ class BackoffConfig(BaseModel):
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Return the wait before reconnect attempt ``attempt`` (1-based)."""
-        rng = rng or random.Random()
-        backoff = min(self.max_s, self.base_s * self.multiplier ** max(0, attempt - 1))
-        return backoff * (1.0 + rng.uniform(-self.jitter, self.jitter))
+        return backoff_delay(attempt, self.base_s, self.multiplier, self.max_s, self.jitter, rng)
 
 
 class CollectorConfig(BaseModel):

@@ -22,6 +22,7 @@ __all__ = [
     "RetryConfig",
     "TemporaryVenueError",
     "VenueError",
+    "backoff_delay",
     "map_ccxt_error",
     "retrier",
     "retry_after_seconds",
@@ -73,12 +74,19 @@ class RetryConfig:
 
     def delay(self, attempt: int, error: VenueError, rng: random.Random | None = None) -> float:
         """Return the wait before retry number ``attempt`` (1-based) after ``error``."""
-        rng = rng or random.Random()
-        backoff = min(self.max_delay_s, self.base_delay_s * self.multiplier ** (attempt - 1))
-        backoff *= 1.0 + rng.uniform(-self.jitter, self.jitter)
+        backoff = backoff_delay(attempt, self.base_delay_s, self.multiplier, self.max_delay_s, self.jitter, rng)
         if isinstance(error, RateLimited) and error.retry_after is not None:
             backoff = max(backoff, min(error.retry_after, self.max_retry_after_s))
         return max(backoff, 0.0)
+
+
+def backoff_delay(
+    attempt: int, base_s: float, multiplier: float, max_s: float, jitter: float, rng: random.Random | None = None
+) -> float:
+    """Return the exponential backoff before attempt ``attempt`` (1-based), capped at ``max_s``, with +-``jitter``."""
+    rng = rng or random.Random()
+    backoff = min(max_s, base_s * multiplier ** max(0, attempt - 1))
+    return backoff * (1.0 + rng.uniform(-jitter, jitter))
 
 
 def retry_after_seconds(headers: Mapping[str, Any] | None) -> float | None:
