@@ -12,7 +12,6 @@ their series are empty by design and take no fault (there is no request to fault
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +25,7 @@ from huracan_ray.data.sources import DataKind
 from huracan_ray.testing.fake_exchange import FakeExchange, FaultKind
 from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
 
-pytestmark = [pytest.mark.ray, pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.ray, pytest.mark.integration, pytest.mark.slow, pytest.mark.usefixtures("clean_fake")]
 
 SYMBOL = "BTC/USDT:USDT"
 VENUES = ("binance", "bybit", "okx")
@@ -59,20 +58,6 @@ LIQUIDATION_PAGE = 4
 @pytest.fixture(scope="module")
 def market() -> SyntheticMarket:
     return SyntheticMarket(SyntheticMarketConfig(days=1, symbols=(SYMBOL,), exchanges=VENUES))
-
-
-@pytest.fixture(scope="module")
-def fake(market: SyntheticMarket) -> Iterator[FakeExchange]:
-    with FakeExchange(market) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _clean(fake: FakeExchange) -> Iterator[None]:
-    fake.clear_faults()
-    fake.clear_requests()
-    yield
-    fake.clear_faults()
 
 
 def _ingest(

@@ -7,7 +7,6 @@ with gaps judged on that clock and no issue where nothing is missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +24,7 @@ from huracan_ray.data.validation import ValidationConfig, parse_timeframe
 from huracan_ray.testing.fake_exchange import FakeExchange
 from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
 
-pytestmark = [pytest.mark.ray, pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.ray, pytest.mark.integration, pytest.mark.slow, pytest.mark.usefixtures("clean_fake")]
 
 SYMBOL = "BTC/USDT:USDT"
 VENUES = ("binance", "bybit", "okx")
@@ -37,20 +36,6 @@ OFFSET = timedelta(minutes=7)
 @pytest.fixture(scope="module")
 def market() -> SyntheticMarket:
     return SyntheticMarket(SyntheticMarketConfig(days=4, symbols=(SYMBOL,), exchanges=VENUES))
-
-
-@pytest.fixture(scope="module")
-def fake(market: SyntheticMarket) -> Iterator[FakeExchange]:
-    with FakeExchange(market) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _clean(fake: FakeExchange) -> Iterator[None]:
-    fake.clear_faults()
-    fake.clear_requests()
-    yield
-    fake.clear_faults()
 
 
 def _source(fake: FakeExchange, **kw: Any) -> dict[str, Any]:

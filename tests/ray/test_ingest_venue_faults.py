@@ -5,7 +5,6 @@ After each fault no row is lost or duplicated in the Brain and the fault is in d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pyarrow as pa
@@ -27,12 +26,6 @@ KLINES = {"binance": "klines", "bybit": "kline", "okx": "history-candles"}
 @pytest.fixture(scope="module")
 def market() -> SyntheticMarket:
     return SyntheticMarket(SyntheticMarketConfig(days=2, symbols=(SYMBOL,), exchanges=tuple(KLINES)))
-
-
-@pytest.fixture(scope="module")
-def fake(market: SyntheticMarket) -> Iterator[FakeExchange]:
-    with FakeExchange(market) as server:
-        yield server
 
 
 def _ingest(fake: FakeExchange, market: SyntheticMarket, venue: str, brain_uri: str):
