@@ -141,7 +141,6 @@ def test_threaded_compute_equals_one_thread(frame: MarketFrame, monkeypatch: pyt
     monkeypatch.setattr(base, "PARALLEL_MIN_ROWS", 10**12)
     serial, names = compute_features(frame)
     monkeypatch.setattr(base, "PARALLEL_MIN_ROWS", 1)
-    monkeypatch.setenv("OMP_NUM_THREADS", "4")
     monkeypatch.setattr(base.os, "sched_getaffinity", lambda _: {0, 1, 2, 3}, raising=False)
     assert base._threads(len(frame), len(names)) == 4
     threaded, _ = compute_features(frame)
