@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +77,7 @@ class RegimeRows:
 
     def as_dict(self) -> dict[str, int]:
         """Return the counts for manifests."""
-        return {
-            "fit": self.fit,
-            "early_stop": self.early_stop,
-            "train": self.train,
-            "validation": self.validation,
-            "test": self.test,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import numpy as np
 from pydantic import Field
 
 from huracan_ray.config import FrozenConfig
-from huracan_ray.mechanic.features.liquidations import CASCADE_MIN_EVENTS, CASCADE_WINDOW, cascade_flags
+from huracan_ray.mechanic.features.liquidations import CASCADE_MIN_EVENTS, CASCADE_WINDOW, cascade_flags, density
 from huracan_ray.mechanic.frame import MarketFrame
-from huracan_ray.mechanic.rolling import rolling_max, rolling_sum
+from huracan_ray.mechanic.rolling import rolling_max
 
 __all__ = [
     "CASCADE",
@@ -32,10 +32,8 @@ REGIME_LABELS: dict[str, int] = {"normal": NORMAL, "cascade": CASCADE}
 
 
 def liquidation_density(frame: MarketFrame, window: int = 60) -> np.ndarray:
-    """Return liquidated USD over traded USD in the trailing ``window`` bars (0 before the window fills)."""
-    liq = rolling_sum(frame["liq_long_usd"] + frame["liq_short_usd"], window)
-    traded = rolling_sum(frame["volume"] * frame["close"], window)
-    return np.nan_to_num(liq / (traded + 1e-12), nan=0.0, posinf=0.0)
+    """Return the ``liq_density`` feature over ``window`` bars, 0 before the window fills."""
+    return np.nan_to_num(density(frame, window), nan=0.0, posinf=0.0)
 
 
 def liquidation_sample_weights(

@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from helpers.notifiers import RecordingNotifier
 
 from huracan_ray.brain import Brain
-from huracan_ray.broadcaster import Alert
 from huracan_ray.mechanic.dataset import MechanicConfig, prepare_dataset
 from huracan_ray.mechanic.drift import DriftConfig, drift_alert, drift_report, ks_test, psi
 from huracan_ray.mechanic.scaling import ZScoreScaler
@@ -128,18 +128,8 @@ def test_refit_scaling_fits_on_the_train_window_only(tables: dict[str, pa.Table]
     assert set(rows.column("version").to_pylist()) == {first.version}
 
 
-class _Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-
-    def send(self, alert: Alert) -> None:
-        self.alerts.append(alert)
-
-
 def test_weekly_maintenance_refits_when_due_and_alerts_on_drift(tables: dict[str, pa.Table]) -> None:
-    brain, notifier = _brain(_extreme_tail(tables, 0.05)), _Recorder()
+    brain, notifier = _brain(_extreme_tail(tables, 0.05)), RecordingNotifier()
     first = weekly_maintenance(brain, [SYMBOL], NOW, notifiers=[notifier])[SYMBOL]
     assert first.refit is not None and first.alerted and first.drifted
     assert len(notifier.alerts) == 1 and notifier.alerts[0].kind == "drift"

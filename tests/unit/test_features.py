@@ -6,9 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
+from helpers.frames import market_frame
 from numpy.lib.stride_tricks import sliding_window_view
 
 from huracan_ray.mechanic import rolling
@@ -19,7 +18,7 @@ from huracan_ray.mechanic.features import (
     compute_features,
 )
 from huracan_ray.mechanic.features.liquidations import POST_LIQ_BARS, large_liquidation
-from huracan_ray.mechanic.frame import MarketFrame, build_frame
+from huracan_ray.mechanic.frame import MarketFrame
 from huracan_ray.mechanic.labels import LABELS, forward_log_return, forward_return_sign, forward_volatility
 from huracan_ray.mechanic.weights import CascadeRule, cascade_regime, liquidation_sample_weights
 from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
@@ -27,32 +26,14 @@ from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
 SYMBOL, EXCHANGE, OTHER = "ETH/USDT:USDT", "binance", "bybit"
 
 
-def _on(table: pa.Table, exchange: str) -> pa.Table:
-    return table.filter(pc.equal(table.column("exchange"), exchange))
-
-
 @pytest.fixture(scope="module")
 def market() -> SyntheticMarket:
     return SyntheticMarket(SyntheticMarketConfig(days=3, symbols=(SYMBOL,), exchanges=(EXCHANGE, OTHER)))
 
 
-def _frame(market: SyntheticMarket, others: list[pa.Table] | None) -> MarketFrame:
-    t = market.tables()
-    return build_frame(
-        SYMBOL,
-        EXCHANGE,
-        _on(t["candles"], EXCHANGE),
-        funding=_on(t["funding_rates"], EXCHANGE),
-        open_interest=_on(t["open_interest"], EXCHANGE),
-        liquidations=_on(t["liquidations"], EXCHANGE),
-        sentiment=t["sentiment_scores"],
-        other_funding=others,
-    )
-
-
 @pytest.fixture(scope="module")
 def frame(market: SyntheticMarket) -> MarketFrame:
-    return _frame(market, [_on(market.tables()["funding_rates"], OTHER)])
+    return market_frame(market, SYMBOL, EXCHANGE, [OTHER])
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +141,6 @@ def test_threaded_compute_equals_one_thread(frame: MarketFrame, monkeypatch: pyt
     monkeypatch.setattr(base, "PARALLEL_MIN_ROWS", 10**12)
     serial, names = compute_features(frame)
     monkeypatch.setattr(base, "PARALLEL_MIN_ROWS", 1)
-    monkeypatch.setenv("OMP_NUM_THREADS", "4")
     monkeypatch.setattr(base.os, "sched_getaffinity", lambda _: {0, 1, 2, 3}, raising=False)
     assert base._threads(len(frame), len(names)) == 4
     threaded, _ = compute_features(frame)
@@ -168,7 +148,7 @@ def test_threaded_compute_equals_one_thread(frame: MarketFrame, monkeypatch: pyt
 
 
 def test_a_missing_input_is_skipped_not_fatal(market: SyntheticMarket) -> None:
-    frame = _frame(market, None)
+    frame = market_frame(market, SYMBOL, EXCHANGE)
     kept, skipped = available_features(frame)
     assert skipped == ["funding_spread"] and len(kept) == len(FEATURES) - 1
     bare = replace(frame, columns={k: v for k, v in frame.columns.items() if k != "sentiment"})
@@ -198,7 +178,7 @@ def test_post_liquidation_momentum_fires_only_after_large_liquidations(frame: Ma
 
 
 def test_funding_spread_is_zero_when_venues_agree(market: SyntheticMarket, frame: MarketFrame) -> None:
-    same = _frame(market, [_on(market.tables()["funding_rates"], EXCHANGE)])
+    same = market_frame(market, SYMBOL, EXCHANGE, [EXCHANGE])
     (spread,), _ = compute_features(same, ["funding_spread"])[0].T, None
     assert np.nanmax(np.abs(spread)) == 0.0
     X, _ = compute_features(frame, ["funding_spread", "funding_rate"])

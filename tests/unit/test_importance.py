@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from helpers.notifiers import RecordingNotifier
 from scipy.stats import spearmanr
 
 from huracan_ray.brain import Brain
-from huracan_ray.broadcaster import Alert
 from huracan_ray.engine.models import build_model
 from huracan_ray.engine.models.base import BaseModel
 from huracan_ray.engine.trainable import Candidate, save_candidate
@@ -46,18 +46,6 @@ NOISE = ("noise_0", "noise_1", "noise_2")
 PLANTED_PREFIXES = ("sentiment", "liq_density_", "liq_imbalance_", "ret_")
 NOW = datetime(2026, 2, 1, tzinfo=UTC)
 FAST = ImportanceConfig(folds=2, fold_estimators=20, tree_sample=1000)
-
-
-class RecordingNotifier:
-    """A Notifier that keeps what it is sent."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-
-    def send(self, alert: Alert) -> None:
-        self.alerts.append(alert)
 
 
 @pytest.fixture(scope="module")

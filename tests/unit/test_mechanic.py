@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
+from helpers.frames import market_frame, on_exchange
 
 from huracan_ray.brain import Brain
 from huracan_ray.mechanic.dataset import MechanicConfig, prepare_dataset
@@ -27,23 +26,9 @@ def market() -> SyntheticMarket:
     return SyntheticMarket(SyntheticMarketConfig(days=2, symbols=(SYMBOL,), exchanges=(EXCHANGE, OTHER)))
 
 
-def _on(table: pa.Table, exchange: str) -> pa.Table:
-    return table.filter(pc.equal(table.column("exchange"), exchange))
-
-
 @pytest.fixture(scope="module")
 def frame(market: SyntheticMarket) -> MarketFrame:
-    t = market.tables()
-    return build_frame(
-        SYMBOL,
-        EXCHANGE,
-        _on(t["candles"], EXCHANGE),
-        funding=_on(t["funding_rates"], EXCHANGE),
-        open_interest=_on(t["open_interest"], EXCHANGE),
-        liquidations=_on(t["liquidations"], EXCHANGE),
-        sentiment=t["sentiment_scores"],
-        other_funding=[_on(t["funding_rates"], OTHER)],
-    )
+    return market_frame(market, SYMBOL, EXCHANGE, [OTHER])
 
 
 def _scramble_future(frame: MarketFrame, t: int, rng: np.random.Generator) -> MarketFrame:
@@ -141,7 +126,9 @@ def test_prepared_dataset_is_scaled_on_train_and_split_forward(tmp_brain_uri: st
     assert ds.table_versions["candles"] == brain.version("candles")
     assert set(np.unique(ds.regime)) <= {0, 1, 2, 3}
     assert "funding_spread" in ds.feature_names and ds.skipped_features == ()
-    X, names = compute_features(load := build_frame(SYMBOL, EXCHANGE, _on(market.candles(), EXCHANGE)), ["ret_1"])
+    X, names = compute_features(
+        load := build_frame(SYMBOL, EXCHANGE, on_exchange(market.candles(), EXCHANGE)), ["ret_1"]
+    )
     assert names == ["ret_1"] and X.shape == (len(load), 1)
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "POST_LIQ_BARS",
     "cascade_flags",
     "cascade_indicator",
+    "density",
     "large_liquidation",
     "liq_total",
     "window_sum",
@@ -74,8 +75,13 @@ def large_liquidation(
     return (liq > 0) & (liq >= multiple / window * window_sum(frame, "total", window))
 
 
+def density(frame: MarketFrame, w: int) -> np.ndarray:
+    """Return liquidated USD over traded USD in the trailing ``w`` bars (NaN until the window fills)."""
+    return fused.ratio(window_sum(frame, "total", w), window_sum(frame, "traded", w))
+
+
 def _density(w: int) -> Callable[[MarketFrame], np.ndarray]:
-    return lambda f: fused.ratio(window_sum(f, "total", w), window_sum(f, "traded", w))
+    return lambda f: density(f, w)
 
 
 def _imbalance(w: int) -> Callable[[MarketFrame], np.ndarray]:
