@@ -28,11 +28,14 @@ class Alert:
 
     def as_text(self) -> str:
         """Return the alert as plain text (what chat notifiers send)."""
-        parts = [f"[{self.severity.upper()}] {self.title}", *self.lines]
-        if self.table:
-            widths = [max(len(row[i]) for row in self.table) for i in range(len(self.table[0]))]
-            parts += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in self.table]
-        return "\n".join(parts)
+        return "\n".join([f"[{self.severity.upper()}] {self.title}", *self.lines, *self.table_lines()])
+
+    def table_lines(self) -> list[str]:
+        """Return the table as text lines, its columns padded to a common width (no trailing spaces)."""
+        if not self.table:
+            return []
+        widths = [max(len(row[i]) for row in self.table) for i in range(len(self.table[0]))]
+        return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in self.table]
 
 
 @runtime_checkable

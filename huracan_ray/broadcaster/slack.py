@@ -48,11 +48,6 @@ def _chunks(pieces: list[str], limit: int, sep: str = "\n") -> list[str]:
     return [*out, current] if current else out
 
 
-def _table_text(table: tuple[tuple[str, ...], ...]) -> list[str]:
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
-
-
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
@@ -70,7 +65,7 @@ def slack_blocks(alert: Alert) -> list[dict[str, Any]]:
     lines = [f"• {_escape(line)}" for line in alert.lines]
     blocks += [_section(text) for text in _chunks(lines, _SECTION_MAX)]
     if alert.table:
-        rows = [_escape(row) for row in _table_text(alert.table)]
+        rows = [_escape(row) for row in alert.table_lines()]
         blocks += [_section(f"```{text}```") for text in _chunks(rows, _SECTION_MAX - 6)]
     if len(blocks) > _MAX_BLOCKS:
         blocks = [*blocks[: _MAX_BLOCKS - 1], _section("_(truncated: see the console or the Brain for the rest)_")]

@@ -70,9 +70,7 @@ def _blocks(alert: Alert, limit: int) -> list[str]:
     for line in alert.lines:
         blocks += _pieces_escaped(line, limit)
     if alert.table:
-        widths = [max(len(row[i]) for row in alert.table) for i in range(len(alert.table[0]))]
-        rows = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in alert.table]
-        blocks += [f"<pre>{piece}</pre>" for piece in _pieces_escaped("\n".join(rows), limit - 11)]
+        blocks += [f"<pre>{piece}</pre>" for piece in _pieces_escaped("\n".join(alert.table_lines()), limit - 11)]
     return blocks
 
 
