@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol, runtime_checkable
 
-__all__ = ["Alert", "Notifier", "broadcast"]
+__all__ = ["Alert", "Notifier", "broadcast", "pack_text"]
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +60,16 @@ def broadcast(notifiers: Iterable[Notifier], alert: Alert) -> dict[str, str]:
             log.warning("notifier %s failed to send %r: %s", notifier.name, alert.title, exc)
             outcomes[notifier.name] = f"failed: {type(exc).__name__}: {exc}"
     return outcomes
+
+
+def pack_text(pieces: list[str], limit: int, sep: str = "\n") -> list[str]:
+    """Pack ``pieces`` into strings of at most ``limit`` characters, hard-splitting any longer piece."""
+    out: list[str] = []
+    current = ""
+    for piece in (p[i : i + limit] for p in pieces for i in range(0, max(len(p), 1), limit)):
+        candidate = f"{current}{sep}{piece}" if current else piece
+        if len(candidate) > limit:
+            out.append(current)
+            candidate = piece
+        current = candidate
+    return [*out, current] if current else out
