@@ -7,12 +7,13 @@ import contextlib
 import gc
 import os
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 import click
 import typer
 
-__all__ = ["exit_process", "one_line", "run_app"]
+__all__ = ["exit_process", "one_line", "run_app", "run_main"]
 
 
 def one_line(exc: Exception) -> str:
@@ -46,12 +47,30 @@ def exit_process(code: int) -> NoReturn:
     os._exit(code)
 
 
+def run_main(main: Callable[[], int | None], name: str = "huracan") -> NoReturn:
+    """Run ``main`` and exit with its code (default 0): an error is one line ``{name}: error: …`` and exit 1.
+
+    ``HURACAN_DEBUG=1`` shows the traceback instead.
+    """
+    exit_process(_exit_code(main, name))
+
+
+def _exit_code(main: Callable[[], int | None], name: str) -> int:
+    try:
+        return main() or 0
+    except Exception as exc:
+        if os.environ.get("HURACAN_DEBUG"):
+            raise
+        print(f"{name}: error: {one_line(exc)}", file=sys.stderr)
+        return 1
+
+
 def run_app(app: typer.Typer) -> NoReturn:
     """Run ``app`` and exit: an error is one line and exit 1 (2: usage); ``HURACAN_DEBUG=1`` shows the traceback."""
-    exit_process(_run(app))
+    run_main(lambda: _run_click(app))
 
 
-def _run(app: typer.Typer) -> int:
+def _run_click(app: typer.Typer) -> int:
     try:
         app(standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -62,9 +81,4 @@ def _run(app: typer.Typer) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except Exception as exc:
-        if os.environ.get("HURACAN_DEBUG"):
-            raise
-        print(f"huracan: error: {one_line(exc)}", file=sys.stderr)
-        return 1
     return 0

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from huracan_ray.cli_errors import run_app
 
-__all__ = ["KIND_ALIASES", "app", "build_config", "ingest", "main"]
+__all__ = ["KIND_ALIASES", "app", "build_config", "ensure_ray", "ingest", "main"]
 
 KIND_ALIASES = {
     "funding": "funding_rates",
@@ -106,7 +106,8 @@ def build_config(
     )  # fmt: skip
 
 
-def _ensure_ray() -> None:
+def ensure_ray() -> None:
+    """Start a quiet local Ray, or join the cluster ``RAY_ADDRESS`` names, unless one is initialised."""
     import ray
 
     if not ray.is_initialized():
@@ -153,7 +154,7 @@ def ingest(
         fallback=fallback, batch_rows=batch_rows,
     )  # fmt: skip
     settings = Settings() if brain is None else Settings(brain_uri=brain)
-    _ensure_ray()
+    ensure_ray()
     report = run_ingest(settings.brain_uri, settings.storage_options() or None, config)
     _print_report(report)
     failed = report.totals["failed_units"]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from huracan_ray.brain import Brain
-from huracan_ray.cli_errors import exit_process
+from huracan_ray.cli_errors import run_main
 from huracan_ray.config import Settings
 
 
@@ -24,14 +24,6 @@ def brain_from_env() -> Brain:
     return Brain.from_settings(Settings())
 
 
-def run(main: Callable[[], None]) -> None:
+def run(main: Callable[[], None]) -> NoReturn:
     """Run ``main``; print an error as one line and exit 1 (``HURACAN_DEBUG=1`` shows the traceback)."""
-    code = 0
-    try:
-        main()
-    except Exception as exc:
-        if os.environ.get("HURACAN_DEBUG"):
-            raise
-        print(f"huracan job: error: {exc}", file=sys.stderr)
-        code = 1
-    exit_process(code)  # skips the interpreter finalization that can abort after a clean run
+    run_main(main, "huracan job")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol, runtime_checkable
 
-__all__ = ["Alert", "Notifier", "broadcast"]
+__all__ = ["Alert", "Notifier", "broadcast", "pack_text"]
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +28,14 @@ class Alert:
 
     def as_text(self) -> str:
         """Return the alert as plain text (what chat notifiers send)."""
-        parts = [f"[{self.severity.upper()}] {self.title}", *self.lines]
-        if self.table:
-            widths = [max(len(row[i]) for row in self.table) for i in range(len(self.table[0]))]
-            parts += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in self.table]
-        return "\n".join(parts)
+        return "\n".join([f"[{self.severity.upper()}] {self.title}", *self.lines, *self.table_lines()])
+
+    def table_lines(self) -> list[str]:
+        """Return the table as text lines, its columns padded to a common width (no trailing spaces)."""
+        if not self.table:
+            return []
+        widths = [max(len(row[i]) for row in self.table) for i in range(len(self.table[0]))]
+        return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in self.table]
 
 
 @runtime_checkable
@@ -57,3 +60,16 @@ def broadcast(notifiers: Iterable[Notifier], alert: Alert) -> dict[str, str]:
             log.warning("notifier %s failed to send %r: %s", notifier.name, alert.title, exc)
             outcomes[notifier.name] = f"failed: {type(exc).__name__}: {exc}"
     return outcomes
+
+
+def pack_text(pieces: list[str], limit: int, sep: str = "\n") -> list[str]:
+    """Pack ``pieces`` into strings of at most ``limit`` characters, hard-splitting any longer piece."""
+    out: list[str] = []
+    current = ""
+    for piece in (p[i : i + limit] for p in pieces for i in range(0, max(len(p), 1), limit)):
+        candidate = f"{current}{sep}{piece}" if current else piece
+        if len(candidate) > limit:
+            out.append(current)
+            candidate = piece
+        current = candidate
+    return [*out, current] if current else out

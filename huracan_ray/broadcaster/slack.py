@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from huracan_ray.broadcaster.base import Alert
+from huracan_ray.broadcaster.base import Alert, pack_text
 
 __all__ = ["SLACK_API_URL", "SlackError", "SlackNotifier", "slack_blocks"]
 
@@ -35,24 +35,6 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _chunks(pieces: list[str], limit: int, sep: str = "\n") -> list[str]:
-    """Pack ``pieces`` into strings of at most ``limit`` characters, hard-splitting any longer piece."""
-    out: list[str] = []
-    current = ""
-    for piece in (p[i : i + limit] for p in pieces for i in range(0, max(len(p), 1), limit)):
-        candidate = f"{current}{sep}{piece}" if current else piece
-        if len(candidate) > limit:
-            out.append(current)
-            candidate = piece
-        current = candidate
-    return [*out, current] if current else out
-
-
-def _table_text(table: tuple[tuple[str, ...], ...]) -> list[str]:
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
-
-
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
@@ -68,10 +50,10 @@ def slack_blocks(alert: Alert) -> list[dict[str, Any]]:
         },
     ]
     lines = [f"• {_escape(line)}" for line in alert.lines]
-    blocks += [_section(text) for text in _chunks(lines, _SECTION_MAX)]
+    blocks += [_section(text) for text in pack_text(lines, _SECTION_MAX)]
     if alert.table:
-        rows = [_escape(row) for row in _table_text(alert.table)]
-        blocks += [_section(f"```{text}```") for text in _chunks(rows, _SECTION_MAX - 6)]
+        rows = [_escape(row) for row in alert.table_lines()]
+        blocks += [_section(f"```{text}```") for text in pack_text(rows, _SECTION_MAX - 6)]
     if len(blocks) > _MAX_BLOCKS:
         blocks = [*blocks[: _MAX_BLOCKS - 1], _section("_(truncated: see the console or the Brain for the rest)_")]
     return blocks

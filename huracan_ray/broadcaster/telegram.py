@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from huracan_ray.broadcaster.base import Alert
+from huracan_ray.broadcaster.base import Alert, pack_text
 
 __all__ = ["MESSAGE_LIMIT", "TELEGRAM_API_URL", "TelegramError", "TelegramNotifier", "telegram_messages"]
 
@@ -70,9 +70,7 @@ def _blocks(alert: Alert, limit: int) -> list[str]:
     for line in alert.lines:
         blocks += _pieces_escaped(line, limit)
     if alert.table:
-        widths = [max(len(row[i]) for row in alert.table) for i in range(len(alert.table[0]))]
-        rows = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in alert.table]
-        blocks += [f"<pre>{piece}</pre>" for piece in _pieces_escaped("\n".join(rows), limit - 11)]
+        blocks += [f"<pre>{piece}</pre>" for piece in _pieces_escaped("\n".join(alert.table_lines()), limit - 11)]
     return blocks
 
 
@@ -86,15 +84,7 @@ def telegram_messages(alert: Alert, limit: int = MESSAGE_LIMIT) -> list[str]:
     Blocks are never split across messages unless one block alone is over the limit; tags are
     closed within each message.
     """
-    out: list[str] = []
-    current = ""
-    for block in _blocks(alert, limit):
-        candidate = f"{current}\n{block}" if current else block
-        if len(candidate) > limit:
-            out.append(current)
-            candidate = block
-        current = candidate
-    return [*out, current] if current else out
+    return pack_text(_blocks(alert, limit), limit)
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shlex
 import time
 from collections.abc import Sequence
@@ -45,17 +44,6 @@ class Executor(Protocol):
         ...
 
 
-def _ensure_ray() -> None:
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, configure_logging=False,
-                 log_to_driver=False)  # fmt: skip
-    from ray.data import DataContext
-
-    DataContext.get_current().enable_progress_bars = False
-
-
 class LocalExecutor:
     """Run tasks in this process against ``brain``, alerting through ``notifiers``."""
 
@@ -67,7 +55,9 @@ class LocalExecutor:
     def run(self, job: str, spec: JobSpec, slot: datetime, attempt: int) -> dict[str, Any]:
         """Run the task now, in this process (no timeout: an in-process call cannot be stopped safely)."""
         if TASKS[spec.task].needs_ray:
-            _ensure_ray()
+            from huracan_ray.cli_ingest import ensure_ray
+
+            ensure_ray()
         return run_task(spec.task, spec.args, TaskContext(self.brain, slot, self.notifiers))
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from datetime import datetime
 
 from huracan_ray.scheduler.cadence import as_utc
@@ -41,17 +39,9 @@ def _run(argv: list[str] | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the task; print an error as one line and exit 1 (``HURACAN_DEBUG=1`` shows the traceback)."""
-    from huracan_ray.cli_errors import exit_process, one_line
+    from huracan_ray.cli_errors import run_main
 
-    code = 0
-    try:
-        _run(argv)
-    except Exception as exc:
-        if os.environ.get("HURACAN_DEBUG"):
-            raise
-        print(f"huracan task: error: {one_line(exc)}", file=sys.stderr)
-        code = 1
-    exit_process(code)
+    run_main(lambda: _run(argv), "huracan task")
 
 
 if __name__ == "__main__":
