@@ -19,7 +19,7 @@ from huracan_ray.engine.run import EngineReport, run_engine
 from huracan_ray.engine.search import EngineConfig
 from huracan_ray.engine.trainable import Candidate, load_candidate
 from huracan_ray.mechanic.dataset import MechanicConfig, SymbolDataset, prepare_dataset
-from huracan_ray.mechanic.importance import ImportanceReport, run_importance
+from huracan_ray.mechanic.importance import ImportanceReport, run_importance, with_top_features
 from huracan_ray.rl.allocate import RegisteredPolicy, train_and_register_policy
 from huracan_ray.rl.train import PPOTrainConfig
 
@@ -50,8 +50,6 @@ def train(
     With ``engine.top_n_features`` set, a symbol trains on its top-N features of the last importance
     run (all features when none has run yet): the Engine → Mechanic → Brain → Engine loop of the spec.
     """
-    from huracan_ray.mechanic.importance import with_top_features
-
     versions = brain.versions(["candles", "funding_rates", "open_interest", "liquidations", "sentiment_scores"])
     datasets, failed = {}, {}
     for symbol in symbols:

@@ -10,6 +10,7 @@ fail and be retried (which then takes the MERGE). The result is the MERGE's, at 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from deltalake import DeltaTable
 
 from huracan_ray.brain.tables import TableSpec
 
-__all__ = ["insert_only_predicate"]
+__all__ = ["KeyBox", "insert_only_predicate", "key_box"]
 
 STATS_SLACK = timedelta(milliseconds=1)
 """Delta may store timestamp statistics truncated to milliseconds: widen file bounds by this much."""
@@ -33,16 +34,32 @@ def _sql(value: Any) -> str:
     return repr(value)
 
 
-def _source_box(spec: TableSpec, source: pa.Table) -> dict[str, tuple[Any, Any]] | None:
-    """Return {key column: (min, max)} of ``source``, or None when a key column holds nulls."""
-    box = {}
-    for column in spec.primary_key:
-        values = source.column(column)
-        if values.null_count:
-            return None
-        bounds = pc.min_max(values)
-        box[column] = (bounds["min"].as_py(), bounds["max"].as_py())
-    return box
+@dataclass(frozen=True)
+class KeyBox:
+    """The source's date range and per-key-column (min, max): what the statistics are checked against."""
+
+    first: date
+    last: date
+    bounds: dict[str, tuple[Any, Any]]
+
+
+def _min_max(values: pa.ChunkedArray) -> tuple[Any, Any]:
+    bounds = pc.min_max(values)
+    return bounds["min"].as_py(), bounds["max"].as_py()
+
+
+def key_box(spec: TableSpec, source: pa.Table) -> KeyBox | None:
+    """Return ``source``'s key box, or None when it cannot be written insert-only (computed once per write).
+
+    Only date-partitioned tables qualify (the others are small registries); a key column holding
+    nulls, or an empty source, gives None too.
+    """
+    if not spec.is_time_series or source.num_rows == 0:
+        return None
+    if any(source.column(column).null_count for column in spec.primary_key):
+        return None
+    first, last = _min_max(source.column("date"))
+    return KeyBox(first, last, {column: _min_max(source.column(column)) for column in spec.primary_key})
 
 
 def _widen(column_type: pa.DataType, low: Any, high: Any) -> tuple[Any, Any]:
@@ -81,22 +98,15 @@ def _files_in_dates(table: DeltaTable, spec: TableSpec, first: date, last: date)
     return files.filter(pc.fill_null(keep, True))
 
 
-def insert_only_predicate(table: DeltaTable, spec: TableSpec, source: pa.Table) -> str | None:
-    """Return the key-box predicate under which ``source`` may be written insert-only, or None to MERGE.
+def insert_only_predicate(table: DeltaTable, spec: TableSpec, box: KeyBox) -> str | None:
+    """Return the predicate under which the source of ``box`` may be written insert-only, or None to MERGE.
 
-    Only date-partitioned tables qualify (the others are small registries). ``table`` must be the
-    snapshot the write commits against, so that a concurrent commit into the box is detected.
+    ``table`` must be the snapshot the write commits against, so that a concurrent commit into the box
+    is detected.
     """
-    if not spec.is_time_series or source.num_rows == 0:
+    if _may_meet(_files_in_dates(table, spec, box.first, box.last), spec, box.bounds):
         return None
-    box = _source_box(spec, source)
-    if box is None:
-        return None
-    dates = pc.min_max(source.column("date"))
-    first, last = dates["min"].as_py(), dates["max"].as_py()
-    if _may_meet(_files_in_dates(table, spec, first, last), spec, box):
-        return None
-    parts = [f"date >= {_sql(first)}", f"date <= {_sql(last)}"]
-    for column, (lo, hi) in box.items():
+    parts = [f"date >= {_sql(box.first)}", f"date <= {_sql(box.last)}"]
+    for column, (lo, hi) in box.bounds.items():
         parts += [f'"{column}" >= {_sql(lo)}', f'"{column}" <= {_sql(hi)}']
     return " AND ".join(parts)

@@ -18,7 +18,7 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from huracan_ray.brain.artifacts import ArtifactStore
 from huracan_ray.brain.conform import conform
 from huracan_ray.brain.errors import BrainError
-from huracan_ray.brain.insert_only import insert_only_predicate
+from huracan_ray.brain.insert_only import insert_only_predicate, key_box
 from huracan_ray.brain.keys import keys_unique
 from huracan_ray.brain.storage import join_uri
 from huracan_ray.brain.tables import TABLES, TableSpec, table_spec
@@ -141,10 +141,11 @@ class Brain:
             table = self._open(spec.name)
             return (table.version() if table is not None else -1), 0
         predicate = _merge_predicate(spec, source)
+        box = key_box(spec, source) if insert else None  # the source's side of the proof: once, not per retry
         for attempt in range(self.max_commit_retries + 1):
             table = self._open_or_create(spec)
             try:
-                insert_where = insert_only_predicate(table, spec, source) if insert else None
+                insert_where = insert_only_predicate(table, spec, box) if box is not None else None
                 if insert_where is not None:  # no key can exist yet: the MERGE's result, at an append's cost
                     write_deltalake(table, source, mode="overwrite", predicate=insert_where)
                     return table.version(), source.num_rows

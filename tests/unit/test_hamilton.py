@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 import yaml
 from fastapi.testclient import TestClient
+from helpers.policy_export import write_policy_export
 from pydantic import SecretStr, ValidationError
-from safetensors.torch import save_file
 
 from huracan_ray.brain import ArtifactIntegrityError, Brain
 from huracan_ray.engine.backtest import signal_to_positions
@@ -32,8 +31,7 @@ from huracan_ray.mechanic.features import compute_features
 from huracan_ray.mechanic.regime import RegimeThresholds
 from huracan_ray.mechanic.scaling import ZScoreScaler
 from huracan_ray.mechanic.weights import CascadeRule
-from huracan_ray.rl.env import OBS_SIZE, EnvSettings
-from huracan_ray.rl.policy import CARD_FILE, CARD_FORMAT, WEIGHTS_FILE, build_mlp, file_sha256
+from huracan_ray.rl.env import EnvSettings
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
 FEATURES = ("ret_1", "ret_5", "ret_15", "vol_30", "range_hl", "volume_z_60", "liq_density_15")
@@ -142,21 +140,7 @@ def _model_row(model_id: str, symbol: str, version: int, kind: str, status: str,
 def write_policy(brain: Brain, directory: Path, policy_id: str, scope: str, version: int, seed: int) -> dict:
     """Write an (untrained) allocation-policy export and return its ``rl_policies`` row."""
     directory.mkdir(parents=True)
-    layers = [
-        {"type": "linear", "in": OBS_SIZE, "out": 8},
-        {"type": "activation", "name": "tanh"},
-        {"type": "linear", "in": 8, "out": 4},
-    ]
-    torch.manual_seed(seed)
-    save_file(build_mlp(layers).state_dict(), str(directory / WEIGHTS_FILE))
-    settings = EnvSettings(max_leverage=3.0, prediction_scale=0.002)
-    card = {
-        "format": CARD_FORMAT,
-        "layers": layers,
-        "env_settings": settings.model_dump(),
-        "weights": {"file": WEIGHTS_FILE, "sha256": file_sha256(directory / WEIGHTS_FILE)},
-    }
-    (directory / CARD_FILE).write_text(json.dumps(card))
+    write_policy_export(directory, EnvSettings(max_leverage=3.0, prediction_scale=0.002), seed)
     sha = brain.artifacts.put_dir(directory).sha256
     return {
         "policy_id": policy_id,

@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
-from safetensors.torch import save_file
+from helpers.policy_export import write_policy_export
 
 from huracan_ray.rl.env import (
     OBS_SIZE,
     OBSERVATION_FIELDS,
     AllocationEnv,
-    EnvSettings,
     build_observation,
     map_action,
     synthetic_env_config,
 )
 from huracan_ray.rl.policy import (
-    CARD_FILE,
-    CARD_FORMAT,
     WEIGHTS_FILE,
     AllocationPolicy,
-    build_mlp,
-    file_sha256,
 )
 from huracan_ray.rl.reward import DayState, RewardParams, daily_reward, drawdown_cost, step_reward
 
@@ -208,28 +202,9 @@ def test_invalid_inputs_are_rejected() -> None:
 # --- policy -------------------------------------------------------------------------------------
 
 
-def _write_export(directory: Path, settings: EnvSettings) -> torch.nn.Sequential:
-    layers = [
-        {"type": "linear", "in": OBS_SIZE, "out": 8},
-        {"type": "activation", "name": "tanh"},
-        {"type": "linear", "in": 8, "out": 4},
-    ]
-    torch.manual_seed(0)
-    net = build_mlp(layers)
-    save_file(net.state_dict(), str(directory / WEIGHTS_FILE))
-    card = {
-        "format": CARD_FORMAT,
-        "layers": layers,
-        "env_settings": settings.model_dump(),
-        "weights": {"file": WEIGHTS_FILE, "sha256": file_sha256(directory / WEIGHTS_FILE)},
-    }
-    (directory / CARD_FILE).write_text(json.dumps(card))
-    return net
-
-
 def test_policy_load_and_act_match_the_network(tmp_path: Path) -> None:
     settings = AllocationEnv(_config(max_leverage=3.0)).settings
-    net = _write_export(tmp_path, settings)
+    net = write_policy_export(tmp_path, settings)
     policy = AllocationPolicy.load(tmp_path)
     obs = policy.observation(
         allocation=[0.0, 1.0],
@@ -251,7 +226,7 @@ def test_policy_load_and_act_match_the_network(tmp_path: Path) -> None:
 
 
 def test_policy_load_rejects_tampered_weights(tmp_path: Path) -> None:
-    _write_export(tmp_path, AllocationEnv(_config()).settings)
+    write_policy_export(tmp_path, AllocationEnv(_config()).settings)
     data = bytearray((tmp_path / WEIGHTS_FILE).read_bytes())
     data[-1] ^= 0xFF
     (tmp_path / WEIGHTS_FILE).write_bytes(bytes(data))
