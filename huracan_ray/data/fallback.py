@@ -42,9 +42,10 @@ def venue_source(
     """Return (source name, factory kwargs) that serve ``venue``.
 
     A ccxt ingest (``source`` is a ccxt venue or ``"ccxt"``) serves each venue with that venue's ccxt
-    source; any other source serves every venue. ``source_configs[venue]`` overrides ``source_config``.
+    source; any other source serves every venue. ``source_configs[venue]``'s keys override those of
+    ``source_config`` (a venue's own ``base_url``, say, with the shared retry and timeout settings).
     """
-    config = dict(source_configs.get(venue, source_config))
+    config = {**source_config, **source_configs.get(venue, {})}
     if (source in VENUES or source == "ccxt") and venue in VENUES:
         return venue, config
     return source, config

@@ -88,3 +88,12 @@ def test_worker_round_trips_a_synthetic_unit() -> None:
     assert again.good.equals(result.good)
     assert result.good.num_rows == 1439 and result.rejected.num_rows == 1
     assert result.fetched == 1440
+
+
+def test_a_venue_config_overrides_the_shared_one_key_by_key() -> None:
+    from huracan_ray.data.fallback import venue_source
+
+    shared, own = {"timeout_ms": 500, "base_url": "http://a"}, {"bybit": {"base_url": "http://b"}}
+    assert venue_source("binance", shared, own, "bybit") == ("bybit", {"timeout_ms": 500, "base_url": "http://b"})
+    assert venue_source("binance", shared, own, "okx") == ("okx", shared)
+    assert venue_source("synthetic", {"days": 2}, {}, "bybit") == ("synthetic", {"days": 2})
