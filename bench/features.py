@@ -143,7 +143,6 @@ def _liquidations(df: pd.DataFrame) -> dict[str, PandasFn]:
         out[f"liq_density_{w}"] = lambda d, w=w: _liq(d).rolling(w).sum() / (usd(d).rolling(w).sum() + EPS)
         out[f"liquidation_momentum_{w}"] = lambda d, w=w: np.log1p(_liq(d).rolling(w).sum())
     return out | {
-        "liq_imbalance_60": imb,
         "liquidation_imbalance": imb,
         "cascade_indicator": lambda d: cascade(d).where(d.index >= liq_mod.CASCADE_WINDOW - 1),
         "liq_delta_60": lambda d: (

@@ -121,8 +121,7 @@ def _cascade(f: MarketFrame) -> np.ndarray:
 for _w in (15, 60):
     register_feature(Feature(f"liq_density_{_w}", _w, _LIQ_VOL, _density(_w), "liquidations"))
     register_feature(Feature(f"liquidation_momentum_{_w}", _w, _LIQ, _momentum(_w), "liquidations"))
-register_feature(Feature("liq_imbalance_60", 60, _LIQ, _imbalance(60), "liquidations"))
-register_feature(Feature("liquidation_imbalance", 60, _LIQ, _imbalance(60), "liquidations"))
+register_feature(Feature("liquidation_imbalance", 60, _LIQ, _imbalance(60), "liquidations"))  # long vs short, 60 bars
 register_feature(Feature("cascade_indicator", CASCADE_WINDOW, ("liq_count",), _cascade, "liquidations"))
 register_feature(Feature("liq_delta_60", 60, _LIQ_VOL, _delta(60), "liquidations"))
 register_feature(Feature("liq_ratio_log_60", 60, _LIQ, _ratio(60), "liquidations"))
