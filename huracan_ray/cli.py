@@ -6,7 +6,7 @@ Errors are one clear line on stderr and a non-zero exit; set ``HURACAN_DEBUG=1``
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -17,6 +17,7 @@ from huracan_ray.cli_collect import app as _collect_app
 from huracan_ray.cli_errors import run_app
 from huracan_ray.cli_ingest import ingest as _ingest_command
 from huracan_ray.cli_schedule import app as _schedule_app
+from huracan_ray.timeutil import as_utc
 
 app = typer.Typer(
     add_completion=False,
@@ -45,9 +46,7 @@ def _brain():
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return None if value is None else as_utc(value)
 
 
 @brain_app.command("tables")

@@ -13,7 +13,7 @@ data exactly once). Prints a summary table per series; errors are one line on st
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from huracan_ray.cli_errors import run_app
+from huracan_ray.timeutil import as_utc
 
 __all__ = ["KIND_ALIASES", "app", "build_config", "ensure_ray", "ingest", "main"]
 
@@ -50,10 +51,6 @@ def parse_kinds(value: str) -> tuple[Any, ...]:
     if bad:
         raise ValueError(f"unknown kind(s) {', '.join(bad)}; use {', '.join(sorted(valid | set(KIND_ALIASES)))}")
     return tuple(DataKind(n) for n in dict.fromkeys(names))
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _source(source: str | None, exchange: str, base_url: str | None, timeframe: str) -> tuple[str, dict[str, Any]]:
@@ -91,7 +88,7 @@ def build_config(
     from huracan_ray.data.ingest import IngestConfig
     from huracan_ray.data.validation import ValidationConfig
 
-    start, end = _utc(start), _utc(end)
+    start, end = as_utc(start), as_utc(end)
     fallbacks = _split(fallback)
     name, config = _source(source, exchange, base_url, timeframe)
     if name == "synthetic":

@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from huracan_ray.timeutil import as_utc
+
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True, help="Recurring jobs: nightly training, weekly re-scaling, daily summaries.")
@@ -82,7 +84,7 @@ def _scheduler(config_path: Path | None, ray_address: str | None, ray_python: st
 def _as_of(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    as_of = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    as_of = as_utc(value)
     if as_of > datetime.now(UTC):
         raise ValueError(f"--as-of {as_of:%Y-%m-%d %H:%M} UTC is in the future: a slot runs once its time has come")
     return as_of

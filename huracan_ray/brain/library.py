@@ -6,7 +6,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -23,6 +23,7 @@ from huracan_ray.brain.keys import keys_unique
 from huracan_ray.brain.storage import join_uri
 from huracan_ray.brain.tables import TABLES, TableSpec, table_spec
 from huracan_ray.config import Settings
+from huracan_ray.timeutil import as_utc
 
 __all__ = ["Brain", "TableInfo"]
 
@@ -41,10 +42,6 @@ class TableInfo:
 
 def _lit(value: date | datetime | str) -> str:
     return f"'{value.isoformat()}'" if isinstance(value, date | datetime) else f"'{value}'"
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Brain:
@@ -286,9 +283,9 @@ def _partition_filter(spec: TableSpec, start: datetime | None, end: datetime | N
         return []
     parts: list[tuple] = []
     if start is not None:
-        parts.append(("date", ">=", _as_utc(start).date().isoformat()))
+        parts.append(("date", ">=", as_utc(start).date().isoformat()))
     if end is not None:
-        parts.append(("date", "<=", _as_utc(end).date().isoformat()))
+        parts.append(("date", "<=", as_utc(end).date().isoformat()))
     return parts
 
 
@@ -313,7 +310,7 @@ def _row_filter(spec: TableSpec, **kwargs: Any) -> pds.Expression | None:
         if value is not None:
             if spec.time_column is None:
                 raise BrainError(f"table {spec.name!r} has no time column to filter on")
-            scalar = pa.scalar(_as_utc(value), type=spec.schema.field(spec.time_column).type)
+            scalar = pa.scalar(as_utc(value), type=spec.schema.field(spec.time_column).type)
             exprs.append(getattr(pds.field(spec.time_column), op)(scalar))
     if not exprs:
         return None

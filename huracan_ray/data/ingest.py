@@ -28,7 +28,7 @@ import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -50,16 +50,13 @@ from huracan_ray.data.resume import Served, pending_units, resolutions
 from huracan_ray.data.sources import SOURCES, DataKind
 from huracan_ray.data.validation import SeriesFragment, ValidationConfig, ValidationResult
 from huracan_ray.data.validation_series import coverage, series_issues
+from huracan_ray.timeutil import as_utc
 
 __all__ = ["IngestConfig", "IngestReport", "IngestUnit", "SeriesReport", "plan_units", "run_ingest"]
 
 Progress = Callable[[int, int], None]
 _TASKS_PER_WORKER = 4  # enough tasks to balance load and move a progress bar; few: a Ray Data task costs ~20 ms
 _DEFAULT_SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class IngestConfig(FrozenConfig):
@@ -94,7 +91,7 @@ class IngestConfig(FrozenConfig):
     @field_validator("start", "end")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return _utc(value)
+        return as_utc(value)
 
     @model_validator(mode="after")
     def _check(self) -> IngestConfig:

@@ -31,7 +31,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Request, Security
@@ -54,6 +54,7 @@ from huracan_ray.hamilton.decision import (
 )
 from huracan_ray.hamilton.decision import decide as decide_core
 from huracan_ray.hamilton.risk import RiskLimits
+from huracan_ray.timeutil import as_utc
 
 __all__ = [
     "MAX_BARS",
@@ -107,7 +108,7 @@ class BarIn(BaseModel):
             parsed = datetime.fromisoformat(value)
         except ValueError:
             raise ValueError("timestamp must be epoch milliseconds or an ISO 8601 string") from None
-        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        parsed = as_utc(parsed)
         return int(parsed.timestamp()) * 1_000_000 + parsed.microsecond
 
     @model_validator(mode="after")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +15,7 @@ from huracan_ray.broadcaster import Notifier, broadcast
 from huracan_ray.mechanic.dataset import MechanicConfig, prepare_dataset
 from huracan_ray.mechanic.drift import DriftConfig, drift_alert, drift_report
 from huracan_ray.mechanic.scaling import ZScoreScaler
+from huracan_ray.timeutil import as_utc
 
 __all__ = [
     "MaintenanceOutcome",
@@ -40,22 +41,18 @@ class ScalingRefit:
     train_rows: int
 
 
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def last_scaling_time(brain: Brain, symbol: str) -> datetime | None:
     """Return when ``symbol``'s scaling parameters were last written, or None if never."""
     rows = brain.read("scaling_params", symbol=symbol, columns=["timestamp"])
     if rows.num_rows == 0:
         return None
-    return _as_utc(pc.max(rows.column("timestamp")).as_py())
+    return as_utc(pc.max(rows.column("timestamp")).as_py())
 
 
 def rescale_due(brain: Brain, symbol: str, now: datetime, period: timedelta = WEEK) -> bool:
     """Return True when ``symbol`` has no scaling parameters or the latest are ``period`` old or older."""
     last = last_scaling_time(brain, symbol)
-    return last is None or _as_utc(now) - last >= period
+    return last is None or as_utc(now) - last >= period
 
 
 def latest_scaler(brain: Brain, symbol: str) -> ZScoreScaler | None:
@@ -77,7 +74,7 @@ def refit_scaling(brain: Brain, symbol: str, mechanic_config: MechanicConfig | N
     """Prepare ``symbol``'s dataset afresh and write scaling parameters fitted on its train window only."""
     ds = prepare_dataset(brain, symbol, mechanic_config or MechanicConfig())
     fit_start, fit_end = ds.time_range("train")
-    now = _as_utc(now)
+    now = as_utc(now)
     version = f"rescale-{now:%Y%m%dT%H%M%SZ}"
     table_version = brain.write("scaling_params", ds.scaler.to_table(symbol, version, fit_start, fit_end, now))
     return ScalingRefit(version, table_version, fit_start, fit_end, len(ds.window("train")))

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import field_validator, model_validator
 
 from huracan_ray.config import FrozenConfig
+from huracan_ray.timeutil import as_utc
 
 __all__ = ["WEEKDAYS", "Cadence", "as_utc"]
 
@@ -24,11 +25,6 @@ _FULL = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "su
 _WEEKDAY_NAMES = {**{d: d for d in WEEKDAYS}, **dict(zip(_FULL, WEEKDAYS, strict=True))}
 _PERIOD = {"day": timedelta(days=1), "week": timedelta(days=7)}
 _SHORTHAND = re.compile(r"^\s*(daily|weekly)\s+(?:([a-z]+)\s+)?(\d{1,2}:\d{2}(?::\d{2})?)\s*(?:utc)?\s*$", re.I)
-
-
-def as_utc(value: datetime) -> datetime:
-    """Return ``value`` in UTC (a naive datetime is taken to be UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Cadence(FrozenConfig):

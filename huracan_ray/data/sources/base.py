@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from huracan_ray.brain.conform import conform, to_arrow
 from huracan_ray.brain.errors import SchemaMismatchError
 from huracan_ray.brain.tables import TS, table_spec
+from huracan_ray.timeutil import as_utc
 
 __all__ = [
     "SOURCES",
@@ -94,10 +95,6 @@ def incidents_of(source: Source) -> tuple[FetchIncident, ...]:
     return tuple(getattr(source, "incidents", ()))
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def coerce(kind: DataKind | str, table: Any) -> pa.Table:
     """Return ``table`` cast to ``kind``'s input schema, every column nullable.
 
@@ -134,7 +131,7 @@ class BaseSource:
     def fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
         """Return ``kind`` rows of (``exchange``, ``symbol``) with ``start <= timestamp < end``."""
         kind = DataKind(kind)
-        start, end = _utc(start), _utc(end)
+        start, end = as_utc(start), as_utc(end)
         if end <= start:
             raise ValueError(f"empty window: start {start.isoformat()} is not before end {end.isoformat()}")
         self.incidents = ()
