@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,12 +50,13 @@ from huracan_ray.data.resume import Served, pending_units, resolutions
 from huracan_ray.data.sources import SOURCES, DataKind
 from huracan_ray.data.validation import SeriesFragment, ValidationConfig, ValidationResult
 from huracan_ray.data.validation_series import coverage, series_issues
-from huracan_ray.timeutil import as_utc
+from huracan_ray.timeutil import DAY_US, as_utc, epoch_us
 
 __all__ = ["IngestConfig", "IngestReport", "IngestUnit", "SeriesReport", "plan_units", "run_ingest"]
 
 Progress = Callable[[int, int], None]
 _TASKS_PER_WORKER = 4  # enough tasks to balance load and move a progress bar; few: a Ray Data task costs ~20 ms
+_ANY_KIND = ("quarantine", "data_quality_logs")  # tables that take rows of every kind
 _DEFAULT_SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
 
 
@@ -148,14 +149,18 @@ def unit_window(config: IngestConfig) -> timedelta:
 
 
 def plan_units(config: IngestConfig) -> list[IngestUnit]:
-    """Return every unit of ``config``: kinds x exchanges (none for sentiment) x symbols x chunks."""
+    """Return every unit of ``config``: chunks x kinds x exchanges (none for sentiment) x symbols.
+
+    Window-major, so Ray Data (which starts tasks in order) finishes the early dates of every series
+    first and the Brain writer can commit them while later windows are still being fetched.
+    """
     windows = _windows(config.start, config.end, unit_window(config))
     return [
         IngestUnit(kind, exchange, symbol, lo, hi)
+        for lo, hi in windows
         for kind in config.kinds
         for exchange in (config.exchanges if kind.has_exchange else ("",))
         for symbol in config.symbols
-        for lo, hi in windows
     ]
 
 
@@ -249,7 +254,8 @@ class _Ingest:
 
     def __init__(self, brain: Brain, config: IngestConfig) -> None:
         self.config = config
-        self.writer = BrainWriter(brain, config.write_batch_rows)
+        self.pending: Counter[tuple[str, str, str, int]] = Counter()
+        self.writer = BrainWriter(brain, config.write_batch_rows, cutoff=self._cutoff)
         self.tallies: dict[tuple[str, str, str], _Tally] = defaultdict(_Tally)
         self.fragments: dict[tuple[str, str, str], list[SeriesFragment]] = defaultdict(list)
         self.issue_counts: dict[tuple[str, str, str], dict[str, int]] = defaultdict(dict)
@@ -258,6 +264,21 @@ class _Ingest:
         self.skipped: dict[tuple[str, str, str], int] = defaultdict(int)
         self.resolved: dict[tuple[str, str, str], int] = defaultdict(int)
 
+    def expect(self, units: list[IngestUnit]) -> None:
+        """Note the units about to be fetched: rows of dates they may touch are not final until they are in."""
+        self.pending.update((str(u.kind), u.exchange, u.symbol, epoch_us(u.start)) for u in units)
+
+    def _cutoff(self, table_name: str) -> int | None:
+        """Return the UTC midnight (µs) before which rows of ``table_name`` are final; None: all are.
+
+        A unit in flight may still add rows from the date of its start on; quarantined rows and
+        issues may come from any kind, data rows only from their own.
+        """
+        starts = [start for (kind, *_, start), n in self.pending.items() if n and table_name in (kind, *_ANY_KIND)]
+        if not starts:
+            return None
+        return min(starts) // DAY_US * DAY_US
+
     def skip(self, unit: IngestUnit) -> None:
         """Count a unit skipped because the Brain already holds it."""
         self.skipped[(str(unit.kind), unit.exchange, unit.symbol)] += 1
@@ -265,6 +286,9 @@ class _Ingest:
     def add(self, result: ValidationResult, venue: str = "") -> None:
         f = result.fragment
         key = (f.kind, f.exchange, f.symbol)
+        done = (*key, f.start_us)
+        if self.pending[done] > 0:  # an unknown window leaves the cutoff where it is: later, never wrong
+            self.pending[done] -= 1
         if venue:
             self.served[key].append((f.start_us, f.end_us, venue))
         self.tallies[key].add(result)
@@ -340,6 +364,7 @@ def run_ingest(
         units, skipped = pending_units(brain, units, config.validation)
         for unit in skipped:
             state.skip(unit)
+    state.expect(units)
     if progress is not None:
         progress(0, len(units))
     results = _results(units, config, quiet=progress is not None) if units else iter(())

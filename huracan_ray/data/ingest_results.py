@@ -9,12 +9,15 @@ the driver decodes it and routes each table to its Brain table.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from huracan_ray.brain import Brain
+from huracan_ray.brain.tables import TableSpec, table_spec
 from huracan_ray.data.validation import SeriesFragment, ValidationResult
 
 __all__ = ["ENVELOPE_SCHEMA", "BrainWriter", "IngestReport", "SeriesReport", "decode", "encode", "served_by"]
@@ -141,11 +144,24 @@ class IngestReport:
         raise KeyError((kind, exchange, symbol))
 
 
+WriteCutoff = Callable[[str], int | None]
+"""Table name -> a time (µs since the epoch, at a UTC midnight) before which its rows are final; None: all are."""
+
+
 @dataclass
 class _Buffer:
-    tables: list[pa.Table] = field(default_factory=list)
-    keys: set[SeriesKey] = field(default_factory=set)
+    parts: list[tuple[SeriesKey, pa.Table]] = field(default_factory=list)
     rows: int = 0
+    tried_cutoff: int | None = None
+
+
+def _split(spec: TableSpec, rows: pa.Table, cutoff_us: int) -> tuple[pa.Table, pa.Table]:
+    """Return (rows before ``cutoff_us`` on ``spec``'s time column, the rest)."""
+    assert spec.time_column is not None
+    times = pc.cast(rows.column(spec.time_column), pa.timestamp("us", "UTC"))
+    before = pc.less(times, pa.scalar(cutoff_us, pa.timestamp("us", "UTC")))
+    before = pc.fill_null(before, False)
+    return rows.filter(before), rows.filter(pc.invert(before))
 
 
 class BrainWriter:
@@ -153,33 +169,62 @@ class BrainWriter:
 
     One writer per table (the driver) means no commit conflicts, and batching amortises the fixed
     cost of a MERGE over many units. Remembers which version holds each series' rows.
+
+    With ``cutoff``, a batch of a date-partitioned table writes only its rows before the table's
+    cutoff (the start of the earliest date a unit still in flight may touch) and keeps the rest. So
+    each date of a run is written by one commit, whose new keys Delta's statistics can prove absent
+    (the insert-only path of :meth:`Brain.write`); a date split over two commits would make the
+    second one meet the first's files and take a full MERGE.
     """
 
-    def __init__(self, brain: Brain, batch_rows: int) -> None:
-        """Store the Brain and the batch size; write nothing yet."""
+    def __init__(self, brain: Brain, batch_rows: int, cutoff: WriteCutoff | None = None) -> None:
+        """Store the Brain, the batch size and the cutoff function; write nothing yet."""
         self.brain = brain
         self.batch_rows = batch_rows
+        self.cutoff = cutoff
         self.versions: dict[SeriesKey, dict[str, int]] = {}
         self._buffers: dict[str, _Buffer] = {}
 
     def add(self, table_name: str, key: SeriesKey, rows: pa.Table) -> None:
-        """Queue ``rows`` of series ``key`` for ``table_name``; MERGE the batch once it is big enough."""
+        """Queue ``rows`` of series ``key`` for ``table_name``; write the batch's final rows once it is big enough."""
         if rows.num_rows == 0:
             return
         buffer = self._buffers.setdefault(table_name, _Buffer())
-        buffer.tables.append(rows)
-        buffer.keys.add(key)
+        buffer.parts.append((key, rows))
         buffer.rows += rows.num_rows
         if buffer.rows >= self.batch_rows:
-            self.flush(table_name)
+            self._flush_final(table_name, buffer)
+
+    def _flush_final(self, name: str, buffer: _Buffer) -> None:
+        spec = table_spec(name)
+        cutoff = self.cutoff(name) if self.cutoff is not None and spec.is_time_series else None
+        if cutoff is None:
+            self.flush(name)
+            return
+        if cutoff == buffer.tried_cutoff:  # nothing became final since the last try
+            return
+        buffer.tried_cutoff = cutoff
+        ready, kept = [], []
+        for key, rows in buffer.parts:
+            before, after = _split(spec, rows, cutoff)
+            if before.num_rows:
+                ready.append((key, before))
+            if after.num_rows:
+                kept.append((key, after))
+        buffer.parts, buffer.rows = kept, sum(t.num_rows for _, t in kept)
+        self._write(name, ready)
 
     def flush(self, table_name: str | None = None) -> None:
-        """MERGE what is queued for ``table_name`` (every table when None), in a fixed table order."""
+        """MERGE everything queued for ``table_name`` (every table when None), in a fixed table order."""
         names = sorted(self._buffers) if table_name is None else [table_name]
         for name in names:
             buffer = self._buffers.pop(name, None)
-            if buffer is None or buffer.rows == 0:
-                continue
-            version = self.brain.write(name, pa.concat_tables(buffer.tables))
-            for key in buffer.keys:
-                self.versions.setdefault(key, {})[name] = version
+            if buffer is not None:
+                self._write(name, buffer.parts)
+
+    def _write(self, name: str, parts: list[tuple[SeriesKey, pa.Table]]) -> None:
+        if not parts:
+            return
+        version = self.brain.write(name, pa.concat_tables([t for _, t in parts]))
+        for key in {k for k, _ in parts}:
+            self.versions.setdefault(key, {})[name] = version

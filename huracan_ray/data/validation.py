@@ -16,7 +16,7 @@ data yields the same rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -48,6 +48,7 @@ from huracan_ray.data.validation_rules import (
     timestamps_us,
 )
 from huracan_ray.data.validation_series import SeriesFragment, fragment, series_issues
+from huracan_ray.timeutil import epoch_us
 
 __all__ = [
     "SeriesFragment",
@@ -58,8 +59,6 @@ __all__ = [
     "validate",
     "validate_chunk",
 ]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ValidationConfig(FrozenConfig):
@@ -106,18 +105,12 @@ class ValidationResult:
         return self.good.num_rows + self.rejected.num_rows + self.duplicates_dropped
 
 
-def _us(value: datetime) -> int:
-    """Return ``value`` as µs since the epoch (naive datetimes are taken as UTC)."""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    return (value - _EPOCH) // timedelta(microseconds=1)
-
-
 def _context(
     kind: DataKind, exchange: str, symbol: str, start: datetime, end: datetime, cfg: ValidationConfig
 ) -> ChunkContext:
     cadence = cfg.cadence(kind)
     return ChunkContext(
-        kind, exchange if kind.has_exchange else "", symbol, _us(start), _us(end),
+        kind, exchange if kind.has_exchange else "", symbol, epoch_us(start), epoch_us(end),
         None if cadence is None else cadence // timedelta(microseconds=1), cfg.timeframe,
         cfg.max_abs_funding_rate, cfg.stale_bars,
     )  # fmt: skip

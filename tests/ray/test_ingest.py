@@ -119,3 +119,24 @@ def test_low_coverage_of_a_window_past_the_data_is_critical(tmp_brain_uri: str) 
     assert [(g["window_start"], g["window_end"]) for g in gap] == [(START + timedelta(days=DAYS), end)]
     low = logs.filter(pc.equal(logs.column("issue_type"), "low_coverage")).column("severity").to_pylist()
     assert low == ["warning"]
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_a_long_ingest_commits_in_batches_each_one_insert_only(tmp_brain_uri: str) -> None:
+    days, symbols = 4, ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
+    config = IngestConfig(source_config={"days": days}, start=START, end=START + timedelta(days=days),
+                          kinds=(DataKind.CANDLES,), symbols=symbols, exchanges=("binance",),
+                          write_batch_rows=2 * 1440)  # fmt: skip
+    report = run_ingest(tmp_brain_uri, None, config)
+    brain = Brain(tmp_brain_uri)
+    operations = [h["operation"] for h in brain.history("candles")]
+    assert operations.count("WRITE") >= 2  # the rows went in several batches ...
+    assert "MERGE" not in operations  # ... each committing only whole dates, so none needed a MERGE
+    rows = brain.read("candles")
+    assert rows.num_rows == report.totals["written"] == days * 1440 * len(symbols)
+    assert (
+        pc.count_distinct(
+            pc.binary_join_element_wise(rows["symbol"], pc.cast(rows["timestamp"], "string"), "|")
+        ).as_py()
+        == rows.num_rows
+    )
