@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,6 +176,10 @@ class BrainWriter:
     each date of a run is written by one commit, whose new keys Delta's statistics can prove absent
     (the insert-only path of :meth:`Brain.write`); a date split over two commits would make the
     second one meet the first's files and take a full MERGE.
+
+    Batches filled while units are still arriving are committed by one background thread (Delta
+    writes release the GIL), in order, so the driver keeps receiving results meanwhile; :meth:`flush`
+    waits for every commit and raises the first error.
     """
 
     def __init__(self, brain: Brain, batch_rows: int, cutoff: WriteCutoff | None = None) -> None:
@@ -184,9 +189,12 @@ class BrainWriter:
         self.cutoff = cutoff
         self.versions: dict[SeriesKey, dict[str, int]] = {}
         self._buffers: dict[str, _Buffer] = {}
+        self._committer: ThreadPoolExecutor | None = None
+        self._commits: list[Future[None]] = []
 
     def add(self, table_name: str, key: SeriesKey, rows: pa.Table) -> None:
         """Queue ``rows`` of series ``key`` for ``table_name``; write the batch's final rows once it is big enough."""
+        self._raise_failed()
         if rows.num_rows == 0:
             return
         buffer = self._buffers.setdefault(table_name, _Buffer())
@@ -199,7 +207,7 @@ class BrainWriter:
         spec = table_spec(name)
         cutoff = self.cutoff(name) if self.cutoff is not None and spec.is_time_series else None
         if cutoff is None:
-            self.flush(name)
+            self._submit(name, self._buffers.pop(name).parts)
             return
         if cutoff == buffer.tried_cutoff:  # nothing became final since the last try
             return
@@ -212,15 +220,41 @@ class BrainWriter:
             if after.num_rows:
                 kept.append((key, after))
         buffer.parts, buffer.rows = kept, sum(t.num_rows for _, t in kept)
-        self._write(name, ready)
+        self._submit(name, ready)
 
     def flush(self, table_name: str | None = None) -> None:
-        """MERGE everything queued for ``table_name`` (every table when None), in a fixed table order."""
+        """MERGE everything queued for ``table_name`` (every table when None) and wait for every commit."""
         names = sorted(self._buffers) if table_name is None else [table_name]
         for name in names:
             buffer = self._buffers.pop(name, None)
             if buffer is not None:
-                self._write(name, buffer.parts)
+                self._submit(name, buffer.parts)
+        self.wait()
+        if table_name is None and self._committer is not None:
+            self._committer.shutdown()
+            self._committer = None
+
+    def wait(self) -> None:
+        """Wait for every commit submitted so far; raise the first failure (later commits still finish)."""
+        commits, self._commits = self._commits, []
+        failure = None
+        for commit in commits:
+            error = commit.exception()
+            failure = failure or error
+        if failure is not None:
+            raise failure
+
+    def _submit(self, name: str, parts: list[tuple[SeriesKey, pa.Table]]) -> None:
+        if not parts:
+            return
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brain-writer")
+        self._commits.append(self._committer.submit(self._write, name, parts))
+
+    def _raise_failed(self) -> None:
+        for commit in self._commits:
+            if commit.done() and commit.exception() is not None:
+                self.wait()
 
     def _write(self, name: str, parts: list[tuple[SeriesKey, pa.Table]]) -> None:
         if not parts:

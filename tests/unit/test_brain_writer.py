@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
-from huracan_ray.brain import Brain
+from huracan_ray.brain import Brain, BrainError
 from huracan_ray.data.ingest_results import BrainWriter
 from huracan_ray.data.sources import DataKind, SyntheticSource
 from huracan_ray.timeutil import epoch_us
@@ -60,6 +61,19 @@ def test_without_a_cutoff_a_full_batch_is_written_whole(tmp_path) -> None:
     source = SyntheticSource(days=2, symbols=SYMBOLS[:1], exchanges=("binance",))
     writer = BrainWriter(brain, batch_rows=2000)
     writer.add("candles", ("candles", "binance", SYMBOLS[0]), _day(source, SYMBOLS[0], 0))
+    writer.wait()
     assert brain.count("candles") == 0  # below the batch size: still queued
     writer.add("candles", ("candles", "binance", SYMBOLS[0]), _day(source, SYMBOLS[0], 1))
+    writer.wait()  # the full batch went to the background committer; wait for it
     assert brain.count("candles") == 2880
+
+
+def test_a_failed_background_commit_raises_from_flush(tmp_path) -> None:
+    brain = Brain(tmp_path.as_uri())
+    writer = BrainWriter(brain, batch_rows=1)
+    source = SyntheticSource(days=1, symbols=SYMBOLS[:1], exchanges=("binance",))
+    bad = _day(source, SYMBOLS[0], 0).drop_columns(["close"])  # the schema check rejects it in the committer
+    writer.add("candles", ("candles", "binance", SYMBOLS[0]), bad)
+    with pytest.raises(BrainError, match="close"):
+        writer.flush()
+    assert brain.count("candles") == 0
