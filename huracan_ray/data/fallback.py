@@ -21,15 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
-from huracan_ray.data.records import CRITICAL, INFO, WARNING, Issue, issues_table
+from huracan_ray.data.records import CRITICAL, WARNING, Issue, issues_table
 from huracan_ray.data.sources import DataKind, Source, SourceError, build_source, incidents_of
 from huracan_ray.data.sources.ccxt_venues import VENUES
 from huracan_ray.data.validation import ValidationConfig, ValidationResult, failed_chunk, validate_chunk
+from huracan_ray.timeutil import epoch_us
 
 __all__ = ["Fetched", "VenueSources", "fallback_label", "fetch_unit", "venue_source"]
 
@@ -98,15 +98,9 @@ def _with_issue(result: ValidationResult, issues: pa.Table) -> ValidationResult:
     )  # fmt: skip
 
 
-def _us(unit: Any) -> tuple[int, int]:
-    """Return the unit's window as µs since the epoch."""
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return (unit.start - epoch) // timedelta(microseconds=1), (unit.end - epoch) // timedelta(microseconds=1)
-
-
 def _incident_issues(source: Source, kind: DataKind, exchange: str, symbol: str) -> pa.Table:
-    """Return the faults ``source``'s last fetch recovered from as ``info`` issues of the series."""
-    found = [Issue(i.issue_type, INFO, i.start_us, i.end_us, i.details) for i in incidents_of(source)]
+    """Return the faults ``source``'s last fetch met as issues of the series (of each incident's severity)."""
+    found = [Issue(i.issue_type, i.severity, i.start_us, i.end_us, i.details) for i in incidents_of(source)]
     return issues_table(str(kind), exchange, symbol, found)
 
 
@@ -141,7 +135,7 @@ def fetch_unit(
     except SourceError as exc:  # the venue failed us; anything else is a bug and fails the ingest
         error = f"{type(exc).__name__}: {exc}"
     alternatives = tuple(fallbacks.get(venue, ())) if venue else ()
-    lo, hi = _us(unit)
+    lo, hi = epoch_us(unit.start), epoch_us(unit.end)
     if not alternatives:
         return Fetched(failed_chunk(kind, **where, error=error, config=config), "")
     fallback, errors = _try_fallbacks(sources, unit, alternatives)

@@ -7,7 +7,8 @@ millisecond timestamps, so that each venue's handlers only pick rows and format 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
@@ -76,6 +77,23 @@ class Feeds:
             if venue_symbol_id(venue, symbol) == symbol_id:
                 return symbol
         raise UnknownSymbolError(symbol_id)
+
+    @contextmanager
+    def serving(self, venue: str, symbol: str, kind: str, series: Series) -> Iterator[None]:
+        """Serve ``series`` for (``venue``, unified ``symbol``, ``kind``) instead of the market's, inside the block.
+
+        For shapes the synthetic market never produces (e.g. many liquidations at one millisecond).
+        """
+        key = (venue, symbol, kind, 1)
+        before = self._cache.get(key)
+        self._cache[key] = series
+        try:
+            yield
+        finally:
+            if before is None:
+                self._cache.pop(key, None)
+            else:
+                self._cache[key] = before
 
     def series(self, venue: str, symbol_id: str | None, kind: str, minutes: int = 1) -> Series:
         """Return the ``kind`` series of ``symbol_id`` on ``venue`` (candles aggregated to ``minutes``)."""

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -129,6 +130,43 @@ def test_okx_liquidations_come_oldest_first_and_a_short_page_does_not_end_the_pa
     newest, lost = set(want[-20:]), set(want) - set(ts)
     assert got.num_rows == expected.num_rows - 2 > 20  # only the two rows the venue dropped, not the older pages
     assert lost and lost <= newest
+
+
+def _tied_liquidations(market: SyntheticMarket, offsets_ms: list[int]) -> tuple:
+    """Liquidations at ``start + offset`` ms (offsets may repeat), each of a distinct size."""
+    t0 = int(market.config.start.timestamp() * 1000)
+    n = len(offsets_ms)
+    ts = np.array([t0 + o for o in offsets_ms], dtype=np.int64)
+    return ts, {"side": np.array(["long", "short"] * n)[:n], "size_usd": 1000.0 + 10.0 * np.arange(n),
+                "price": np.full(n, 50_000.0)}  # fmt: skip
+
+
+def test_okx_liquidations_of_one_millisecond_split_over_two_pages_are_all_kept(
+    fake: FakeExchange, market: SyntheticMarket
+) -> None:
+    offsets = [1000, 2000, *[3000] * 5, 4000, 5000]  # a page of 6 ends inside the five events at 3000 ms
+    start, end = market.config.start, market.config.start + timedelta(minutes=1)
+    with fake.feeds.serving("okx", SYMBOL, "liquidations", _tied_liquidations(market, offsets)):
+        source = _source(fake, "okx", page_limits={"liquidations": 6})
+        got = source.fetch("liquidations", SYMBOL, start, end, exchange="okx")
+    assert got.num_rows == len(offsets)  # before: the sixth page row ended at 3000 ms and the next asked for older
+    assert sorted(got.column("size_usd").to_pylist()) == pytest.approx(1000.0 + 10.0 * np.arange(len(offsets)))
+    assert len(got.column("event_id").unique()) == len(offsets)  # none fetched twice
+    assert source.incidents == ()
+
+
+def test_okx_liquidations_of_one_millisecond_filling_a_page_are_an_incident(
+    fake: FakeExchange, market: SyntheticMarket
+) -> None:
+    offsets = [1000, *[3000] * 5, 4000]
+    start, end = market.config.start, market.config.start + timedelta(minutes=1)
+    with fake.feeds.serving("okx", SYMBOL, "liquidations", _tied_liquidations(market, offsets)):
+        source = _source(fake, "okx", page_limits={"liquidations": 3})
+        got = source.fetch("liquidations", SYMBOL, start, end, exchange="okx")
+    assert got.num_rows >= 5  # the newest, three of the five at 3000 ms (a page of them), the oldest
+    [incident] = source.incidents
+    assert (incident.issue_type, incident.severity) == ("liquidation_page_overflow", "warning")
+    assert "3 liquidations at one millisecond" in incident.details
 
 
 @pytest.mark.parametrize("venue", ["binance", "bybit"])

@@ -63,14 +63,17 @@ class FetchIncident:
     """A venue fault that a fetch recovered from without losing a row, for ``data_quality_logs``.
 
     ``issue_type`` is ``venue_retry`` (calls that failed and were retried: rate limits, 5xx,
-    timeouts, unparseable answers) or ``out_of_order_page`` (a page outside the venue's documented row
-    order, re-sorted by time); ``[start_us, end_us)`` is the window concerned.
+    timeouts, unparseable answers), ``out_of_order_page`` (a page outside the venue's documented row
+    order, re-sorted by time) or ``liquidation_page_overflow`` (more events at one millisecond than a
+    page holds: some may be missing, so its severity is ``warning``); ``[start_us, end_us)`` is the
+    window concerned.
     """
 
     issue_type: str
     start_us: int
     end_us: int
     details: str
+    severity: str = "info"
 
 
 @runtime_checkable
@@ -143,9 +146,9 @@ class BaseSource:
     def _fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
         raise NotImplementedError
 
-    def _incident(self, issue_type: str, start_us: int, end_us: int, details: str) -> None:
-        """Record a fault the current fetch recovered from (see :class:`FetchIncident`)."""
-        self.incidents = (*self.incidents, FetchIncident(issue_type, start_us, end_us, details))
+    def _incident(self, issue_type: str, start_us: int, end_us: int, details: str, severity: str = "info") -> None:
+        """Record a fault the current fetch met (see :class:`FetchIncident`)."""
+        self.incidents = (*self.incidents, FetchIncident(issue_type, start_us, end_us, details, severity))
 
 
 SourceFactory = Callable[..., Source]
