@@ -39,6 +39,15 @@ RayAddressOption = Annotated[
     ),
 ]
 
+IsolateOption = Annotated[
+    bool,
+    typer.Option(
+        "--isolate",
+        envvar="HURACAN_SCHEDULE_ISOLATE",
+        help="Run each job in a child process, stopped at its timeout (default: in this process, no timeout).",
+    ),
+]
+
 RayPythonOption = Annotated[
     str,
     typer.Option(envvar="HURACAN_SCHEDULE_RAY_PYTHON", help="The Python command of the cluster's jobs."),
@@ -65,17 +74,26 @@ def _print_outcome(outcome: Any) -> None:
     )
 
 
-def _scheduler(config_path: Path | None, ray_address: str | None, ray_python: str = "python") -> Any:
+def _scheduler(
+    config_path: Path | None, ray_address: str | None, ray_python: str = "python", isolate: bool = False
+) -> Any:
     from huracan_ray.brain import Brain
     from huracan_ray.broadcaster import ConsoleNotifier, notifiers_from_settings
     from huracan_ray.config import Settings
-    from huracan_ray.scheduler import LocalExecutor, RayJobExecutor, RunLedger, Scheduler, load_schedule
+    from huracan_ray.scheduler import (
+        LocalExecutor,
+        ProcessExecutor,
+        RayJobExecutor,
+        RunLedger,
+        Scheduler,
+        load_schedule,
+    )
 
     config = load_schedule(config_path)
     settings = Settings()
     brain = Brain.from_settings(settings)
     notifiers = notifiers_from_settings(settings, console=ConsoleNotifier(_console))
-    executor: Any = LocalExecutor(brain, notifiers)
+    executor: Any = ProcessExecutor(settings) if isolate else LocalExecutor(brain, notifiers)
     if ray_address:
         executor = RayJobExecutor(ray_address, settings, python=ray_python)
     return Scheduler(config, RunLedger(brain, lease=config.lease), executor, notifiers)
@@ -103,12 +121,13 @@ def run(
     ] = None,
     ray_address: RayAddressOption = None,
     ray_python: RayPythonOption = "python",
+    isolate: IsolateOption = False,
 ) -> None:
     """Run due jobs in dependency order; without --once, keep running them as they fall due (SIGTERM stops)."""
     if as_of is not None and not once:
         raise typer.BadParameter("--as-of needs --once", param_hint="--as-of")
     when = _as_of(as_of)
-    scheduler = _scheduler(config, ray_address, ray_python)
+    scheduler = _scheduler(config, ray_address, ray_python, isolate)
     if once:
         _run_once(scheduler, when)
         return
@@ -136,11 +155,12 @@ def rerun(
     config: ConfigOption = None,
     ray_address: RayAddressOption = None,
     ray_python: RayPythonOption = "python",
+    isolate: IsolateOption = False,
 ) -> None:
     """Reopen a job's failed current slot and the dependant slots it blocked, then run them now."""
     from huracan_ray.scheduler import reopen_slot
 
-    scheduler = _scheduler(config, ray_address, ray_python)
+    scheduler = _scheduler(config, ray_address, ray_python, isolate)
     reopened = reopen_slot(scheduler.config, scheduler.ledger, job, datetime.now(UTC))
     _console.print("reopened: " + ", ".join(f"{r.job} ({_when(r.scheduled_for)} UTC)" for r in reopened))
     _run_once(scheduler, None)

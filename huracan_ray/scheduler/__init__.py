@@ -11,7 +11,7 @@ the daily quality summary) on a declarative schedule, with runs claimed and reco
 
 from huracan_ray.scheduler.cadence import Cadence
 from huracan_ray.scheduler.config import DEFAULT_JOBS, JobSpec, ScheduleConfig, load_schedule
-from huracan_ray.scheduler.executors import LocalExecutor, RayJobExecutor
+from huracan_ray.scheduler.executors import LocalExecutor, ProcessExecutor, RayJobExecutor
 from huracan_ray.scheduler.ledger import RunLedger
 from huracan_ray.scheduler.plan import Decision, JobRun, plan
 from huracan_ray.scheduler.rerun import reopen_slot
@@ -27,6 +27,7 @@ __all__ = [
     "JobStatus",
     "LocalExecutor",
     "Outcome",
+    "ProcessExecutor",
     "RayJobExecutor",
     "RunLedger",
     "ScheduleConfig",

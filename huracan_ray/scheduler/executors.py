@@ -1,7 +1,9 @@
-"""Where a claimed job runs: in the scheduler's process, or as a Ray job on a cluster.
+"""Where a claimed job runs: in the scheduler's process, in a child process, or as a Ray job on a cluster.
 
 :class:`LocalExecutor` calls the task function in-process (a laptop, a test, a single machine;
-Ray is started locally or joined through ``RAY_ADDRESS`` for the tasks that need it).
+Ray is started locally or joined through ``RAY_ADDRESS`` for the tasks that need it); it cannot stop
+a job that hangs. :class:`ProcessExecutor` runs ``python -m huracan_ray.scheduler.task_main`` as a
+child process in a session of its own, and stops the whole session at the job's timeout.
 :class:`RayJobExecutor` submits ``python -m huracan_ray.scheduler.task_main`` through Ray's Job
 Submission API, the same way ``ray job submit`` runs the ``jobs/`` entrypoints: the heavy driver runs
 on the cluster (its logs and status in the dashboard) and the scheduler stays a small process that
@@ -14,7 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -26,7 +32,17 @@ from huracan_ray.config import Settings
 from huracan_ray.scheduler.config import JobSpec
 from huracan_ray.scheduler.tasks import TASKS, TaskContext, run_task
 
-__all__ = ["RESULT_PREFIX", "Executor", "LocalExecutor", "RayJobExecutor", "parse_result", "submission_id"]
+__all__ = [
+    "RESULT_PREFIX",
+    "Executor",
+    "LocalExecutor",
+    "ProcessExecutor",
+    "RayJobExecutor",
+    "job_env",
+    "parse_result",
+    "submission_id",
+    "task_command",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +75,67 @@ class LocalExecutor:
 
             ensure_ray()
         return run_task(spec.task, spec.args, TaskContext(self.brain, slot, self.notifiers))
+
+
+def job_env(settings: Settings) -> dict[str, str]:
+    """Non-secret settings a job run elsewhere must share with the scheduler (secrets stay in the environment)."""
+    values = {"HURACAN_BRAIN_URI": settings.brain_uri, "HURACAN_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+              "HURACAN_S3_REGION": settings.s3_region}  # fmt: skip
+    return {k: v for k, v in values.items() if v}
+
+
+def task_command(python: str, spec: JobSpec, slot: datetime) -> list[str]:
+    """Return the command that runs ``spec``'s task for ``slot`` (:mod:`~.task_main`)."""
+    return [python, "-m", "huracan_ray.scheduler.task_main", "--task", spec.task, "--slot", slot.isoformat(),
+            "--args", json.dumps(spec.args)]  # fmt: skip
+
+
+class ProcessExecutor:
+    """Run each job in a child process (its own session), stopped with everything it started at its timeout.
+
+    The child reads the Brain and notifiers from the scheduler's settings (``HURACAN_*``), and prints
+    its summary on a :data:`RESULT_PREFIX` line. At the timeout the session gets SIGTERM, then
+    SIGKILL after ``grace``; the job fails with :class:`TimeoutError`.
+    """
+
+    def __init__(
+        self, settings: Settings | None = None, python: str = sys.executable, grace: timedelta = timedelta(seconds=10)
+    ) -> None:
+        """Store the settings, the Python command of the children and the grace between SIGTERM and SIGKILL."""
+        self.settings = settings or Settings()
+        self.python = python
+        self.grace = grace
+
+    def run(self, job: str, spec: JobSpec, slot: datetime, attempt: int) -> dict[str, Any]:
+        """Run the task in a child process; return its summary, or raise if it failed or ran past its timeout."""
+        child = subprocess.Popen(
+            task_command(self.python, spec, slot),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **job_env(self.settings)},
+            start_new_session=True,
+        )
+        try:
+            out, err = child.communicate(timeout=spec.timeout.total_seconds())
+        except subprocess.TimeoutExpired:
+            self._stop(child)
+            raise TimeoutError(f"job {job} (pid {child.pid}) ran past its timeout of {spec.timeout}; stopped") from None
+        if child.returncode != 0:
+            raise RuntimeError(f"job {job} exited with {child.returncode}: {_last_error(err or out)}")
+        return {"pid": child.pid, **parse_result(out)}
+
+    def _stop(self, child: subprocess.Popen[str]) -> None:
+        for sig, wait in ((signal.SIGTERM, self.grace.total_seconds()), (signal.SIGKILL, None)):
+            try:
+                os.killpg(child.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                child.communicate(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
 
 
 def submission_id(job: str, slot: datetime, attempt: int) -> str:
@@ -107,13 +184,6 @@ class RayJobExecutor:
             self._client = JobSubmissionClient(self.address)
         return self._client
 
-    def _env(self) -> dict[str, str]:
-        """Non-secret settings the job must share with the scheduler (secrets stay in the nodes' environment)."""
-        settings = self.settings
-        values = {"HURACAN_BRAIN_URI": settings.brain_uri, "HURACAN_S3_ENDPOINT_URL": settings.s3_endpoint_url,
-                  "HURACAN_S3_REGION": settings.s3_region}  # fmt: skip
-        return {k: v for k, v in values.items() if v}
-
     def _status(self, sid: str) -> str | None:
         try:
             return str(self.client().get_job_status(sid)).rsplit(".", 1)[-1]
@@ -128,12 +198,8 @@ class RayJobExecutor:
             previous = submission_id(job, slot, earlier)
             if self._status(previous) in ("PENDING", "RUNNING", "SUCCEEDED"):
                 return previous  # follow it instead of starting a twin
-        entrypoint = " ".join(
-            shlex.quote(part)
-            for part in (self.python, "-m", "huracan_ray.scheduler.task_main", "--task", spec.task,
-                         "--slot", slot.isoformat(), "--args", json.dumps(spec.args))
-        )  # fmt: skip
-        self._submit_job(sid, entrypoint=entrypoint, runtime_env={"env_vars": self._env()},
+        entrypoint = " ".join(shlex.quote(part) for part in task_command(self.python, spec, slot))
+        self._submit_job(sid, entrypoint=entrypoint, runtime_env={"env_vars": job_env(self.settings)},
                          metadata={"huracan_job": job, "slot": slot.isoformat()})  # fmt: skip
         return sid
 

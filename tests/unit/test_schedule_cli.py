@@ -77,3 +77,20 @@ def test_the_loop_runs_what_is_due_and_stops_cleanly_on_sigterm(tmp_brain_uri: s
     assert proc.returncode == 0, err
     assert brain.read("job_runs").column("status").to_pylist() == ["succeeded"]
     assert "quality" in out and "succeeded" in out and out.rstrip().endswith("stopped")
+
+
+def test_isolate_runs_each_job_in_a_child_process(tmp_brain_uri: str, tmp_path: Path) -> None:
+    config = tmp_path / "schedule.json"
+    config.write_text(
+        '{"jobs": {"rescale": {"cadence": "weekly sun 03:00", "args": {"symbols": ["BTC/USDT:USDT"]}},'
+        ' "quality": {"cadence": "weekly sun 03:00"}}}'
+    )
+    out = _huracan("schedule", "run", "--once", "--isolate", "--config", str(config), "--as-of", "2026-11-23T00:00",
+                   brain_uri=tmp_brain_uri)  # fmt: skip
+    assert out.returncode == 1
+    [line] = out.stderr.strip().splitlines()  # the child's one-line error, carried up as one line
+    assert line.startswith("huracan: error: 1 scheduled job(s) failed: rescale: RuntimeError: job rescale exited")
+    assert line.endswith("exited with 1: huracan task: error: no 1m candles for BTC/USDT:USDT on binance in the Brain")
+    runs = {row["job"]: row for row in Brain(tmp_brain_uri).read("job_runs").to_pylist()}
+    assert runs["rescale"]["status"] == "failed" and runs["quality"]["status"] == "succeeded"
+    assert '"pid"' in runs["quality"]["details"]  # the summary came from a child process
