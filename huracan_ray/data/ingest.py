@@ -22,6 +22,7 @@ issue. Ids are content hashes and timestamps market time: a re-run changes nothi
 
 from __future__ import annotations
 
+import heapq
 import json
 import time
 import uuid
@@ -249,12 +250,47 @@ class _Tally:
         self.dropped += result.duplicates_dropped
 
 
+class _InFlight:
+    """The units of an ingest not yet in, and the earliest start among them per kind.
+
+    Per kind, a heap of starts with lazy deletion: noting a unit in and asking for the earliest start
+    cost O(log n), so a run of many thousands of units does not rescan them on every batch.
+    """
+
+    def __init__(self) -> None:
+        self._units: Counter[tuple[str, str, str, int]] = Counter()
+        self._open: Counter[tuple[str, int]] = Counter()
+        self._starts: dict[str, list[int]] = defaultdict(list)
+
+    def expect(self, kind: str, exchange: str, symbol: str, start_us: int) -> None:
+        self._units[(kind, exchange, symbol, start_us)] += 1
+        self._open[(kind, start_us)] += 1
+        heapq.heappush(self._starts[kind], start_us)
+
+    def done(self, kind: str, exchange: str, symbol: str, start_us: int) -> None:
+        """Note a unit in; one that was never expected changes nothing (the cutoff only stays earlier)."""
+        if self._units[(kind, exchange, symbol, start_us)] > 0:
+            self._units[(kind, exchange, symbol, start_us)] -= 1
+            self._open[(kind, start_us)] -= 1
+
+    def earliest(self, kinds: list[str]) -> int | None:
+        """Return the earliest start (µs) of a unit of ``kinds`` still in flight; None when none is."""
+        found = []
+        for kind in kinds:
+            heap = self._starts.get(kind, [])
+            while heap and self._open[(kind, heap[0])] <= 0:
+                heapq.heappop(heap)
+            if heap:
+                found.append(heap[0])
+        return min(found, default=None)
+
+
 class _Ingest:
     """Driver-side state of one ingest: tallies, fragments, issue counts and the Brain writer."""
 
     def __init__(self, brain: Brain, config: IngestConfig) -> None:
         self.config = config
-        self.pending: Counter[tuple[str, str, str, int]] = Counter()
+        self.in_flight = _InFlight()
         self.writer = BrainWriter(brain, config.write_batch_rows, cutoff=self._cutoff)
         self.tallies: dict[tuple[str, str, str], _Tally] = defaultdict(_Tally)
         self.fragments: dict[tuple[str, str, str], list[SeriesFragment]] = defaultdict(list)
@@ -266,7 +302,8 @@ class _Ingest:
 
     def expect(self, units: list[IngestUnit]) -> None:
         """Note the units about to be fetched: rows of dates they may touch are not final until they are in."""
-        self.pending.update((str(u.kind), u.exchange, u.symbol, epoch_us(u.start)) for u in units)
+        for u in units:
+            self.in_flight.expect(str(u.kind), u.exchange, u.symbol, epoch_us(u.start))
 
     def _cutoff(self, table_name: str) -> int | None:
         """Return the UTC midnight (µs) before which rows of ``table_name`` are final; None: all are.
@@ -274,10 +311,9 @@ class _Ingest:
         A unit in flight may still add rows from the date of its start on; quarantined rows and
         issues may come from any kind, data rows only from their own.
         """
-        starts = [start for (kind, *_, start), n in self.pending.items() if n and table_name in (kind, *_ANY_KIND)]
-        if not starts:
-            return None
-        return min(starts) // DAY_US * DAY_US
+        kinds = [str(k) for k in self.config.kinds] if table_name in _ANY_KIND else [table_name]
+        earliest = self.in_flight.earliest(kinds)
+        return None if earliest is None else earliest // DAY_US * DAY_US
 
     def skip(self, unit: IngestUnit) -> None:
         """Count a unit skipped because the Brain already holds it."""
@@ -286,9 +322,7 @@ class _Ingest:
     def add(self, result: ValidationResult, venue: str = "") -> None:
         f = result.fragment
         key = (f.kind, f.exchange, f.symbol)
-        done = (*key, f.start_us)
-        if self.pending[done] > 0:  # an unknown window leaves the cutoff where it is: later, never wrong
-            self.pending[done] -= 1
+        self.in_flight.done(*key, f.start_us)
         if venue:
             self.served[key].append((f.start_us, f.end_us, venue))
         self.tallies[key].add(result)
