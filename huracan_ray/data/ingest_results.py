@@ -156,13 +156,11 @@ class _Buffer:
     tried_cutoff: int | None = None
 
 
-def _split(spec: TableSpec, rows: pa.Table, cutoff_us: int) -> tuple[pa.Table, pa.Table]:
-    """Return (rows before ``cutoff_us`` on ``spec``'s time column, the rest)."""
+def _final(spec: TableSpec, rows: pa.Table, cutoff_us: int) -> bool:
+    """Return True when every row of ``rows`` lies before ``cutoff_us`` on ``spec``'s time column (nulls aside)."""
     assert spec.time_column is not None
-    times = pc.cast(rows.column(spec.time_column), pa.timestamp("us", "UTC"))
-    before = pc.less(times, pa.scalar(cutoff_us, pa.timestamp("us", "UTC")))
-    before = pc.fill_null(before, False)
-    return rows.filter(before), rows.filter(pc.invert(before))
+    latest = pc.max(pc.cast(rows.column(spec.time_column), pa.timestamp("us", "UTC"))).value
+    return latest is None or latest < cutoff_us
 
 
 class BrainWriter:
@@ -171,11 +169,13 @@ class BrainWriter:
     One writer per table (the driver) means no commit conflicts, and batching amortises the fixed
     cost of a MERGE over many units. Remembers which version holds each series' rows.
 
-    With ``cutoff``, a batch of a date-partitioned table writes only its rows before the table's
-    cutoff (the start of the earliest date a unit still in flight may touch) and keeps the rest. So
-    each date of a run is written by one commit, whose new keys Delta's statistics can prove absent
-    (the insert-only path of :meth:`Brain.write`); a date split over two commits would make the
-    second one meet the first's files and take a full MERGE.
+    With ``cutoff``, a batch of a date-partitioned table writes only the units whose rows all lie
+    before the table's cutoff (the start of the earliest date a unit still in flight may touch) and
+    keeps the others whole. With units aligned to dates (the default plans) each date of a run is
+    then written by one commit, whose new keys Delta's statistics can prove absent (the insert-only
+    path of :meth:`Brain.write`); a date split over two commits would make the second one meet the
+    first's files and take a full MERGE. A unit's rows are never split over commits: a killed run
+    leaves each unit wholly written or not at all, which is what the resume judges.
 
     Batches filled while units are still arriving are committed by one background thread (Delta
     writes release the GIL), in order, so the driver keeps receiving results meanwhile; :meth:`flush`
@@ -213,12 +213,8 @@ class BrainWriter:
             return
         buffer.tried_cutoff = cutoff
         ready, kept = [], []
-        for key, rows in buffer.parts:
-            before, after = _split(spec, rows, cutoff)
-            if before.num_rows:
-                ready.append((key, before))
-            if after.num_rows:
-                kept.append((key, after))
+        for key, rows in buffer.parts:  # a unit's rows stay whole: resume judges a unit by the rows it finds
+            (ready if _final(spec, rows, cutoff) else kept).append((key, rows))
         buffer.parts, buffer.rows = kept, sum(t.num_rows for _, t in kept)
         self._submit(name, ready)
 

@@ -77,3 +77,19 @@ def test_a_failed_background_commit_raises_from_flush(tmp_path) -> None:
     with pytest.raises(BrainError, match="close"):
         writer.flush()
     assert brain.count("candles") == 0
+
+
+def test_a_unit_across_the_cutoff_is_held_whole_never_split_over_commits(tmp_path) -> None:
+    brain = Brain(tmp_path.as_uri())
+    source = SyntheticSource(days=2, symbols=SYMBOLS[:1], exchanges=("binance",))
+    lo, hi = START + timedelta(hours=12), START + timedelta(days=1, hours=12)  # a unit across midnight
+    unit = source.fetch(DataKind.CANDLES, SYMBOLS[0], lo, hi, exchange="binance")
+    cutoff: dict[str, int | None] = {"value": epoch_us(START + timedelta(days=1))}
+    writer = BrainWriter(brain, batch_rows=1, cutoff=lambda name: cutoff["value"])
+    writer.add("candles", ("candles", "binance", SYMBOLS[0]), unit)
+    writer.wait()
+    assert brain.count("candles") == 0  # half of it is before the cutoff, but a resume would take half for all
+    cutoff["value"] = None
+    writer.flush()
+    assert brain.count("candles") == unit.num_rows
+    assert [h["operation"] for h in brain.history("candles")] == ["WRITE", "CREATE TABLE"]  # one commit
