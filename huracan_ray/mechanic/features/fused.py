@@ -2,11 +2,10 @@
 
 Every feature expression of a few columns (ratios, spreads, wicks) runs as a numba ufunc, because on
 1M-row frames each numpy temporary costs a fresh allocation (page faults) that dominates the arithmetic.
+Transcendentals are the exception: numpy's SIMD ``log1p`` beats numba's scalar libm call by ~10x.
 """
 
 from __future__ import annotations
-
-import math
 
 import numba
 import numpy as np
@@ -43,10 +42,15 @@ def imbalance(long_: float, short: float) -> float:
     return (long_ - short) / (long_ + short + 1.0)
 
 
-@numba.vectorize(_F2, cache=True)
-def log1p_diff(a: float, b: float) -> float:
-    """Return ``log1p(a) - log1p(b)``: log((a + 1) / (b + 1))."""
-    return math.log1p(a) - math.log1p(b)
+def log1p_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return ``log1p(a) - log1p(b)``: log((a + 1) / (b + 1)).
+
+    numpy's SIMD ``log1p`` is ~10x faster than the scalar libm one a numba loop calls, so this one
+    stays in numpy (one temporary).
+    """
+    out = np.log1p(np.asarray(a, dtype=np.float64))
+    out -= np.log1p(np.asarray(b, dtype=np.float64))
+    return out
 
 
 @numba.vectorize(_F3, cache=True)
