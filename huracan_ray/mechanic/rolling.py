@@ -9,6 +9,7 @@ Welford add/remove variance, pandas' ``ewm(adjust=False)`` recursion), so they e
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
@@ -90,7 +91,7 @@ def _finish(mode: int, v: float, c: float, t0: float, s1: float, s2: float, wind
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _rolling(x: np.ndarray, window: int, mode: int) -> np.ndarray:
+def _rolling(x: np.ndarray, window: int, mode: int, out: np.ndarray) -> None:
     """Evaluate a trailing-window statistic with block prefix/suffix accumulators (van Herk / Gil-Werman).
 
     Inlined into one compiled kernel per statistic below, where ``mode`` is a constant and the
@@ -101,7 +102,7 @@ def _rolling(x: np.ndarray, window: int, mode: int) -> np.ndarray:
     long series). Moments are shifted by the block's first value; a window holding a NaN yields NaN.
     """
     n, w = x.size, window
-    out = np.full(n, np.nan)
+    out[:] = np.nan
     buf, bad = np.zeros((3, w)), np.zeros(w, dtype=np.int64)
     c_prev = 0.0
     for lo in range(0, n, w):
@@ -123,14 +124,13 @@ def _rolling(x: np.ndarray, window: int, mode: int) -> np.ndarray:
                 out[i] = _finish(mode, x[i], c, t0, t1, t2, w, i - (w - 1) / 2.0 - lo)
         _suffix(x, lo, min(lo + w, n), c, mode, buf, bad)
         c_prev = c
-    return out
 
 
 @numba.njit(cache=True, nogil=True)
-def _ewm_mean(x: np.ndarray, alpha: float, min_periods: int) -> np.ndarray:
+def _ewm_mean(x: np.ndarray, alpha: float, min_periods: int, out: np.ndarray) -> None:
     """pandas' ``ewm(alpha=alpha, adjust=False).mean()`` recursion (NaN gaps decay the old weight)."""
     n = x.size
-    out = np.full(n, np.nan)
+    out[:] = np.nan
     weighted, old_wt, nobs, beta = np.nan, 1.0, 0, 1.0 - alpha
     for i in range(n):
         cur = x[i]
@@ -150,87 +150,103 @@ def _ewm_mean(x: np.ndarray, alpha: float, min_periods: int) -> np.ndarray:
             weighted = cur
         if nobs >= min_periods:
             out[i] = weighted
-    return out
 
 
 @numba.njit(cache=True, nogil=True)
-def _rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
-    return _rolling(x, window, _SUM)
+def _rolling_sum(x: np.ndarray, window: int, out: np.ndarray) -> None:
+    _rolling(x, window, _SUM, out)
 
 
 @numba.njit(cache=True, nogil=True)
-def _rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
-    return _rolling(x, window, _MEAN)
+def _rolling_mean(x: np.ndarray, window: int, out: np.ndarray) -> None:
+    _rolling(x, window, _MEAN, out)
 
 
 @numba.njit(cache=True, nogil=True)
-def _rolling_std(x: np.ndarray, window: int) -> np.ndarray:
-    return _rolling(x, window, _STD)
+def _rolling_std(x: np.ndarray, window: int, out: np.ndarray) -> None:
+    _rolling(x, window, _STD, out)
 
 
 @numba.njit(cache=True, nogil=True)
-def _rolling_zscore(x: np.ndarray, window: int) -> np.ndarray:
-    return _rolling(x, window, _ZSCORE)
+def _rolling_zscore(x: np.ndarray, window: int, out: np.ndarray) -> None:
+    _rolling(x, window, _ZSCORE, out)
 
 
 @numba.njit(cache=True, nogil=True)
-def _rolling_max(x: np.ndarray, window: int) -> np.ndarray:
-    return _rolling(x, window, _MAX)
+def _rolling_max(x: np.ndarray, window: int, out: np.ndarray) -> None:
+    _rolling(x, window, _MAX, out)
 
 
 @numba.njit(cache=True, nogil=True)
-def _rolling_min(x: np.ndarray, window: int) -> np.ndarray:
-    return _rolling(x, window, _MIN)
+def _rolling_min(x: np.ndarray, window: int, out: np.ndarray) -> None:
+    _rolling(x, window, _MIN, out)
 
 
 @numba.njit(cache=True, nogil=True)
-def _rolling_slope(x: np.ndarray, window: int) -> np.ndarray:
-    return _rolling(x, window, _SLOPE)
+def _rolling_slope(x: np.ndarray, window: int, out: np.ndarray) -> None:
+    _rolling(x, window, _SLOPE, out)
 
 
 def _f64(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float64)
 
 
-def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
+def _into(kernel: Any, x: np.ndarray, *args: Any) -> np.ndarray:
+    """Run ``kernel(x, *params, out)`` (``out`` last in ``args``; None: a new array) and return ``out``.
+
+    ``out`` must be a contiguous float64 array of ``x``'s length that does not overlap ``x`` (the
+    window kernels read back rows they have passed), e.g. a column of the feature matrix, which
+    saves a fresh allocation (its page faults cost more than the arithmetic on 1M rows).
+    """
+    *params, out = args
+    x = _f64(x)
+    if out is None:
+        out = np.empty(x.size)
+    elif out.shape != x.shape or out.dtype != np.float64 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a contiguous float64 array of shape {x.shape}")
+    kernel(x, *params, out)
+    return out
+
+
+def rolling_sum(x: np.ndarray, window: int, out: np.ndarray | None = None) -> np.ndarray:
     """Return the trailing sum over ``window`` rows; NaN where the window is not full or holds a NaN."""
-    return _rolling_sum(_f64(x), int(window))
+    return _into(_rolling_sum, x, int(window), out)
 
 
-def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
+def rolling_mean(x: np.ndarray, window: int, out: np.ndarray | None = None) -> np.ndarray:
     """Return the trailing mean over ``window`` rows."""
-    return _rolling_mean(_f64(x), int(window))
+    return _into(_rolling_mean, x, int(window), out)
 
 
-def rolling_std(x: np.ndarray, window: int) -> np.ndarray:
+def rolling_std(x: np.ndarray, window: int, out: np.ndarray | None = None) -> np.ndarray:
     """Return the trailing sample standard deviation (ddof=1) over ``window`` rows."""
-    return _rolling_std(_f64(x), int(window))
+    return _into(_rolling_std, x, int(window), out)
 
 
-def rolling_zscore(x: np.ndarray, window: int) -> np.ndarray:
+def rolling_zscore(x: np.ndarray, window: int, out: np.ndarray | None = None) -> np.ndarray:
     """Return ``(x[t] - mean) / (std + 1e-12)`` over the trailing ``window`` rows, in one pass."""
-    return _rolling_zscore(_f64(x), int(window))
+    return _into(_rolling_zscore, x, int(window), out)
 
 
-def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
+def rolling_max(x: np.ndarray, window: int, out: np.ndarray | None = None) -> np.ndarray:
     """Return the trailing maximum over ``window`` rows."""
-    return _rolling_max(_f64(x), int(window))
+    return _into(_rolling_max, x, int(window), out)
 
 
-def rolling_min(x: np.ndarray, window: int) -> np.ndarray:
+def rolling_min(x: np.ndarray, window: int, out: np.ndarray | None = None) -> np.ndarray:
     """Return the trailing minimum over ``window`` rows."""
-    return _rolling_min(_f64(x), int(window))
+    return _into(_rolling_min, x, int(window), out)
 
 
-def rolling_slope(x: np.ndarray, window: int) -> np.ndarray:
+def rolling_slope(x: np.ndarray, window: int, out: np.ndarray | None = None) -> np.ndarray:
     """Return the least-squares slope per row of the trailing ``window`` values (NaN propagates)."""
-    return _rolling_slope(_f64(x), int(window))
+    return _into(_rolling_slope, x, int(window), out)
 
 
-def ewm_mean(x: np.ndarray, span: float, min_periods: int | None = None) -> np.ndarray:
+def ewm_mean(x: np.ndarray, span: float, min_periods: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """Return ``pandas.Series(x).ewm(span=span, adjust=False, min_periods=...).mean()``."""
     alpha = 2.0 / (span + 1.0)
-    return _ewm_mean(_f64(x), alpha, int(span if min_periods is None else min_periods))
+    return _into(_ewm_mean, x, alpha, int(span if min_periods is None else min_periods), out)
 
 
 def ewm_span_lookback(span: float, tolerance: float = 1e-9) -> int:
@@ -239,15 +255,13 @@ def ewm_span_lookback(span: float, tolerance: float = 1e-9) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def _lag_diff(x: np.ndarray, k: int) -> np.ndarray:
-    out = np.empty(x.size)
+def _lag_diff(x: np.ndarray, k: int, out: np.ndarray) -> None:
     for i in range(min(k, x.size)):
         out[i] = np.nan
-    for i in range(k, x.size):
+    for i in range(x.size - 1, k - 1, -1):  # backwards: ``out`` may be ``x`` itself
         out[i] = x[i] - x[i - k]
-    return out
 
 
-def lag_diff(x: np.ndarray, k: int) -> np.ndarray:
+def lag_diff(x: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
     """Return ``x[t] - x[t - k]`` (NaN for the first ``k`` rows)."""
-    return _lag_diff(_f64(x), int(k))
+    return _into(_lag_diff, x, int(k), out)

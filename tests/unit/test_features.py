@@ -147,6 +147,25 @@ def test_threaded_compute_equals_one_thread(frame: MarketFrame, monkeypatch: pyt
     np.testing.assert_array_equal(threaded, serial)
 
 
+def test_filling_the_matrix_column_equals_the_features_own_values(frame: MarketFrame) -> None:
+    """compute_features hands a feature its matrix column to fill: the values must be fn's, bit for bit."""
+    matrix, names = compute_features(frame)
+    assert all(FEATURES[n].fill is not None for n in names)  # every feature writes in place
+    for j, name in enumerate(names):
+        np.testing.assert_array_equal(matrix[:, j], FEATURES[name].fn(frame), err_msg=name)
+
+
+@pytest.mark.parametrize("kernel", ["rolling_sum", "rolling_std", "rolling_zscore", "rolling_slope"])
+def test_a_kernel_writes_into_a_given_column_and_refuses_a_bad_one(kernel: str) -> None:
+    x = np.random.default_rng(3).normal(size=500)
+    matrix = np.empty((500, 2), order="F")
+    fn = getattr(rolling, kernel)
+    assert fn(x, 20, out=matrix[:, 1]) is not None
+    np.testing.assert_array_equal(matrix[:, 1], fn(x, 20))
+    with pytest.raises(ValueError, match="contiguous float64"):
+        fn(x, 20, out=np.empty((500, 2))[:, 1])  # a strided column
+
+
 def test_a_missing_input_is_skipped_not_fatal(market: SyntheticMarket) -> None:
     frame = market_frame(market, SYMBOL, EXCHANGE)
     kept, skipped = available_features(frame)

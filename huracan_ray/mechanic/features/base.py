@@ -25,8 +25,10 @@ __all__ = [
     "EPS",
     "FEATURES",
     "Feature",
+    "Fill",
     "available_features",
     "compute_features",
+    "filled",
     "max_lookback",
     "register_feature",
     "shared",
@@ -70,15 +72,36 @@ class _SharedCache:
 _CACHE: ContextVar[_SharedCache | None] = ContextVar("feature_cache", default=None)
 
 
+Fill = Callable[[MarketFrame, np.ndarray], None]
+"""Writes a feature's values into a given float64 column (``fill(frame, out)``)."""
+
+
 @dataclass(frozen=True)
 class Feature:
-    """A named causal feature: ``fn(frame) -> values``, using at most ``lookback`` past rows."""
+    """A named causal feature: ``fn(frame) -> values``, using at most ``lookback`` past rows.
+
+    ``fill``, when set, writes the same values into a given column instead: :func:`compute_features`
+    hands it the feature matrix's own column, saving a fresh 8 MB array per feature on 1M rows (whose
+    page faults cost more than most features' arithmetic).
+    """
 
     name: str
     lookback: int
     inputs: tuple[str, ...]
     fn: Callable[[MarketFrame], np.ndarray]
     group: str = "price"
+    fill: Fill | None = None
+
+
+def filled(name: str, lookback: int, inputs: tuple[str, ...], fill: Fill, group: str = "price") -> Feature:
+    """Return a :class:`Feature` defined by its ``fill`` (its ``fn`` fills a new array)."""
+
+    def fn(frame: MarketFrame) -> np.ndarray:
+        out = np.empty(len(frame))
+        fill(frame, out)
+        return out
+
+    return Feature(name, lookback, inputs, fn, group, fill)
 
 
 FEATURES: dict[str, Feature] = {}
@@ -150,7 +173,11 @@ def compute_features(frame: MarketFrame, names: Iterable[str] | None = None) -> 
     try:
 
         def fill(j: int) -> None:
-            matrix[:, j] = _values(frame, FEATURES[selected[j]])
+            feature, column = FEATURES[selected[j]], matrix[:, j]
+            if feature.fill is not None and all(c in frame.columns for c in feature.inputs):
+                feature.fill(frame, column)
+            else:
+                column[:] = _values(frame, feature)
 
         threads = _threads(len(frame), len(selected))
         if threads == 1:

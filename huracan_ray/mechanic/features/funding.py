@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from huracan_ray.mechanic.features.base import Feature, register_feature
+from huracan_ray.mechanic.features.base import Fill, filled, register_feature
 from huracan_ray.mechanic.frame import MarketFrame
 from huracan_ray.mechanic.rolling import lag_diff
 
@@ -15,20 +13,20 @@ __all__ = ["MOMENTUM_BARS"]
 MOMENTUM_BARS = (480, 1440)  # 8 h and 24 h of 1-minute bars
 
 
-def _rate(f: MarketFrame) -> np.ndarray:
-    return np.asarray(f["funding_rate"], dtype=np.float64)
+def _rate(f: MarketFrame, out: np.ndarray) -> None:
+    np.copyto(out, f["funding_rate"])
 
 
-def _change(k: int) -> Callable[[MarketFrame], np.ndarray]:
-    return lambda f: lag_diff(f["funding_rate"], k)
+def _change(k: int) -> Fill:
+    return lambda f, out: lag_diff(f["funding_rate"], k, out=out)
 
 
-def _spread(f: MarketFrame) -> np.ndarray:
+def _spread(f: MarketFrame, out: np.ndarray) -> None:
     """Own venue's rate minus the mean of the other venues' (NaN where either is unknown)."""
-    return np.asarray(f["funding_rate"] - f["funding_rate_others"], dtype=np.float64)
+    np.subtract(f["funding_rate"], f["funding_rate_others"], out=out)
 
 
-register_feature(Feature("funding_rate", 0, ("funding_rate",), _rate, "funding"))
+register_feature(filled("funding_rate", 0, ("funding_rate",), _rate, "funding"))
 for _k in MOMENTUM_BARS:
-    register_feature(Feature(f"funding_change_{_k}", _k, ("funding_rate",), _change(_k), "funding"))
-register_feature(Feature("funding_spread", 0, ("funding_rate", "funding_rate_others"), _spread, "funding"))
+    register_feature(filled(f"funding_change_{_k}", _k, ("funding_rate",), _change(_k), "funding"))
+register_feature(filled("funding_spread", 0, ("funding_rate", "funding_rate_others"), _spread, "funding"))

@@ -42,13 +42,13 @@ def imbalance(long_: float, short: float) -> float:
     return (long_ - short) / (long_ + short + 1.0)
 
 
-def log1p_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Return ``log1p(a) - log1p(b)``: log((a + 1) / (b + 1)).
+def log1p_diff(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Return ``log1p(a) - log1p(b)``: log((a + 1) / (b + 1)) (into ``out`` when given).
 
     numpy's SIMD ``log1p`` is ~10x faster than the scalar libm one a numba loop calls, so this one
     stays in numpy (one temporary).
     """
-    out = np.log1p(np.asarray(a, dtype=np.float64))
+    out = np.log1p(np.asarray(a, dtype=np.float64), out=out)
     out -= np.log1p(np.asarray(b, dtype=np.float64))
     return out
 
@@ -84,11 +84,16 @@ def standardised_gap(a: float, sa: float, b: float, sb: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def at_least(x: np.ndarray, k: float) -> np.ndarray:
-    """Return 1.0 where ``x >= k``, 0.0 where not, NaN where ``x`` is NaN."""
-    out = np.empty(x.size)
+def _at_least(x: np.ndarray, k: float, out: np.ndarray) -> None:
     for i in range(x.size):
         out[i] = np.nan if np.isnan(x[i]) else (1.0 if x[i] >= k else 0.0)
+
+
+def at_least(x: np.ndarray, k: float, out: np.ndarray | None = None) -> np.ndarray:
+    """Return 1.0 where ``x >= k``, 0.0 where not, NaN where ``x`` is NaN (into ``out`` when given)."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty(x.size) if out is None else out
+    _at_least(x, float(k), out)
     return out
 
 
@@ -104,17 +109,31 @@ def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarr
     return out
 
 
-@numba.njit(cache=True, nogil=True)
 def post_event_move(
-    log_price: np.ndarray, size: np.ndarray, window_sum: np.ndarray, k: int, window: int, multiple: float
+    log_price: np.ndarray,
+    size: np.ndarray,
+    window_sum: np.ndarray,
+    k: int,
+    window: int,
+    multiple: float,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return ``log_price[t] - log_price[t - k]`` where bar ``t - k`` held a large event, else 0.
 
     Bar ``j`` is large when ``size[j] > 0`` and ``size[j] >= multiple * window_sum[j] / window``;
-    rows before ``k + window - 1`` are NaN (the test is undefined there).
+    rows before ``k + window - 1`` are NaN (the test is undefined there). Into ``out`` when given.
     """
+    out = np.empty(log_price.size) if out is None else out
+    _post_event_move(log_price, size, window_sum, int(k), int(window), float(multiple), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _post_event_move(
+    log_price: np.ndarray, size: np.ndarray, window_sum: np.ndarray, k: int, window: int, multiple: float,
+    out: np.ndarray,
+) -> None:  # fmt: skip
     n = log_price.size
-    out = np.empty(n)
     for t in range(n):
         if t < k + window - 1:
             out[t] = np.nan
@@ -122,4 +141,3 @@ def post_event_move(
         j = t - k
         large = size[j] > 0 and size[j] >= multiple / window * window_sum[j]
         out[t] = log_price[t] - log_price[j] if large else 0.0
-    return out

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from huracan_ray.mechanic.features import fused
-from huracan_ray.mechanic.features.base import Feature, register_feature, shared
+from huracan_ray.mechanic.features.base import Fill, filled, register_feature, shared
 from huracan_ray.mechanic.features.price import log_close, traded_usd
 from huracan_ray.mechanic.frame import MarketFrame
 from huracan_ray.mechanic.rolling import rolling_sum
@@ -80,53 +78,56 @@ def density(frame: MarketFrame, w: int) -> np.ndarray:
     return fused.ratio(window_sum(frame, "total", w), window_sum(frame, "traded", w))
 
 
-def _density(w: int) -> Callable[[MarketFrame], np.ndarray]:
-    return lambda f: density(f, w)
+def _density(w: int) -> Fill:
+    return lambda f, out: fused.ratio(window_sum(f, "total", w), window_sum(f, "traded", w), out=out)
 
 
-def _imbalance(w: int) -> Callable[[MarketFrame], np.ndarray]:
-    return lambda f: fused.imbalance(window_sum(f, "long", w), window_sum(f, "short", w))
+def _imbalance(w: int) -> Fill:
+    return lambda f, out: fused.imbalance(window_sum(f, "long", w), window_sum(f, "short", w), out=out)
 
 
-def _momentum(w: int) -> Callable[[MarketFrame], np.ndarray]:
+def _momentum(w: int) -> Fill:
     """log1p of the liquidated USD over the trailing ``w`` bars."""
-    return lambda f: np.log1p(window_sum(f, "total", w))
+    return lambda f, out: np.log1p(window_sum(f, "total", w), out=out)
 
 
-def _delta(w: int) -> Callable[[MarketFrame], np.ndarray]:
+def _delta(w: int) -> Fill:
     """Rolling long minus short liquidated USD over the rolling traded USD (directional pressure)."""
 
-    return lambda f: fused.net_over(window_sum(f, "long", w), window_sum(f, "short", w), window_sum(f, "traded", w))
+    def fill(f: MarketFrame, out: np.ndarray) -> None:
+        fused.net_over(window_sum(f, "long", w), window_sum(f, "short", w), window_sum(f, "traded", w), out=out)
+
+    return fill
 
 
-def _ratio(w: int) -> Callable[[MarketFrame], np.ndarray]:
+def _ratio(w: int) -> Fill:
     """log((long + 1) / (short + 1)) over ``w`` bars: > 0 long-squeeze risk, < 0 short-squeeze risk."""
-    return lambda f: fused.log1p_diff(window_sum(f, "long", w), window_sum(f, "short", w))
+    return lambda f, out: fused.log1p_diff(window_sum(f, "long", w), window_sum(f, "short", w), out=out)
 
 
-def _post_liquidation_momentum(f: MarketFrame) -> np.ndarray:
+def _post_liquidation_momentum(f: MarketFrame, out: np.ndarray) -> None:
     """At ``t``: log close[t] - log close[t - 5] if bar t - 5 had a large liquidation, else 0."""
     w = LARGE_LIQ_WINDOW
-    return fused.post_event_move(
-        log_close(f), liq_total(f), window_sum(f, "total", w), POST_LIQ_BARS, w, LARGE_LIQ_MULTIPLE
+    fused.post_event_move(
+        log_close(f), liq_total(f), window_sum(f, "total", w), POST_LIQ_BARS, w, LARGE_LIQ_MULTIPLE, out=out
     )
 
 
-def _cascade(f: MarketFrame) -> np.ndarray:
-    out = cascade_indicator(f)
+def _cascade(f: MarketFrame, out: np.ndarray) -> None:
+    counts = np.asarray(f["liq_count"], dtype=np.float64)
+    fused.at_least(rolling_sum(counts, CASCADE_WINDOW), float(CASCADE_MIN_EVENTS), out=out)
     out[: CASCADE_WINDOW - 1] = np.nan
-    return out
 
 
 for _w in (15, 60):
-    register_feature(Feature(f"liq_density_{_w}", _w, _LIQ_VOL, _density(_w), "liquidations"))
-    register_feature(Feature(f"liquidation_momentum_{_w}", _w, _LIQ, _momentum(_w), "liquidations"))
-register_feature(Feature("liquidation_imbalance", 60, _LIQ, _imbalance(60), "liquidations"))  # long vs short, 60 bars
-register_feature(Feature("cascade_indicator", CASCADE_WINDOW, ("liq_count",), _cascade, "liquidations"))
-register_feature(Feature("liq_delta_60", 60, _LIQ_VOL, _delta(60), "liquidations"))
-register_feature(Feature("liq_ratio_log_60", 60, _LIQ, _ratio(60), "liquidations"))
+    register_feature(filled(f"liq_density_{_w}", _w, _LIQ_VOL, _density(_w), "liquidations"))
+    register_feature(filled(f"liquidation_momentum_{_w}", _w, _LIQ, _momentum(_w), "liquidations"))
+register_feature(filled("liquidation_imbalance", 60, _LIQ, _imbalance(60), "liquidations"))  # long vs short, 60 bars
+register_feature(filled("cascade_indicator", CASCADE_WINDOW, ("liq_count",), _cascade, "liquidations"))
+register_feature(filled("liq_delta_60", 60, _LIQ_VOL, _delta(60), "liquidations"))
+register_feature(filled("liq_ratio_log_60", 60, _LIQ, _ratio(60), "liquidations"))
 register_feature(
-    Feature(
+    filled(
         f"post_liq_momentum_{POST_LIQ_BARS}",
         POST_LIQ_BARS + LARGE_LIQ_WINDOW,
         ("close", *_LIQ),

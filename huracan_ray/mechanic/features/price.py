@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from huracan_ray.mechanic.features import fused
-from huracan_ray.mechanic.features.base import Feature, register_feature, shared
+from huracan_ray.mechanic.features.base import Fill, filled, register_feature, shared
 from huracan_ray.mechanic.frame import MarketFrame
 from huracan_ray.mechanic.rolling import lag_diff, rolling_mean, rolling_std, rolling_zscore
 
@@ -33,16 +31,22 @@ def traded_usd(frame: MarketFrame) -> np.ndarray:
     return shared(frame, "traded_usd", lambda f: np.asarray(f["volume"] * f["close"], dtype=np.float64))
 
 
-def _ret(k: int) -> Callable[[MarketFrame], np.ndarray]:
-    return lambda f: returns_1(f) if k == 1 else lag_diff(log_close(f), k)
+def _ret(k: int) -> Fill:
+    def fill(f: MarketFrame, out: np.ndarray) -> None:
+        if k == 1:
+            np.copyto(out, returns_1(f))
+        else:
+            lag_diff(log_close(f), k, out=out)
+
+    return fill
 
 
-def _vol(w: int) -> Callable[[MarketFrame], np.ndarray]:
-    return lambda f: rolling_std(returns_1(f), w)
+def _vol(w: int) -> Fill:
+    return lambda f, out: rolling_std(returns_1(f), w, out=out)
 
 
-def _volume_z(w: int) -> Callable[[MarketFrame], np.ndarray]:
-    return lambda f: rolling_zscore(np.log1p(f["volume"]), w)
+def _volume_z(w: int) -> Fill:
+    return lambda f, out: rolling_zscore(np.log1p(f["volume"]), w, out=out)
 
 
 def _true_range(f: MarketFrame) -> np.ndarray:
@@ -50,34 +54,34 @@ def _true_range(f: MarketFrame) -> np.ndarray:
     return fused.true_range(*(np.ascontiguousarray(f[c], dtype=np.float64) for c in ("high", "low", "close")))
 
 
-def _atr(w: int) -> Callable[[MarketFrame], np.ndarray]:
-    return lambda f: rolling_mean(shared(f, "true_range", _true_range), w)
+def _atr(w: int) -> Fill:
+    return lambda f, out: rolling_mean(shared(f, "true_range", _true_range), w, out=out)
 
 
-def _range_hl(f: MarketFrame) -> np.ndarray:
-    return fused.spread_over(f["high"], f["low"], f["close"])
+def _range_hl(f: MarketFrame, out: np.ndarray) -> None:
+    fused.spread_over(f["high"], f["low"], f["close"], out=out)
 
 
-def _range_co(f: MarketFrame) -> np.ndarray:
-    return fused.spread_over(f["close"], f["open"], f["close"])
+def _range_co(f: MarketFrame, out: np.ndarray) -> None:
+    fused.spread_over(f["close"], f["open"], f["close"], out=out)
 
 
-def _wick_upper(f: MarketFrame) -> np.ndarray:
-    return fused.upper_wick(f["open"], f["high"], f["close"])
+def _wick_upper(f: MarketFrame, out: np.ndarray) -> None:
+    fused.upper_wick(f["open"], f["high"], f["close"], out=out)
 
 
-def _wick_lower(f: MarketFrame) -> np.ndarray:
-    return fused.lower_wick(f["open"], f["low"], f["close"])
+def _wick_lower(f: MarketFrame, out: np.ndarray) -> None:
+    fused.lower_wick(f["open"], f["low"], f["close"], out=out)
 
 
 for _k in RETURN_HORIZONS:
-    register_feature(Feature(f"ret_{_k}", _k, ("close",), _ret(_k)))
+    register_feature(filled(f"ret_{_k}", _k, ("close",), _ret(_k)))
 for _w in VOL_WINDOWS:
-    register_feature(Feature(f"vol_{_w}", _w + 1, ("close",), _vol(_w)))
+    register_feature(filled(f"vol_{_w}", _w + 1, ("close",), _vol(_w)))
 for _w in ATR_WINDOWS:
-    register_feature(Feature(f"atr_{_w}", _w + 1, ("high", "low", "close"), _atr(_w)))
-register_feature(Feature("range_hl", 0, ("high", "low", "close"), _range_hl))
-register_feature(Feature("range_co", 0, ("open", "close"), _range_co))
-register_feature(Feature("wick_upper", 0, ("open", "high", "close"), _wick_upper))
-register_feature(Feature("wick_lower", 0, ("open", "low", "close"), _wick_lower))
-register_feature(Feature("volume_z_60", 60, ("volume",), _volume_z(60)))
+    register_feature(filled(f"atr_{_w}", _w + 1, ("high", "low", "close"), _atr(_w)))
+register_feature(filled("range_hl", 0, ("high", "low", "close"), _range_hl))
+register_feature(filled("range_co", 0, ("open", "close"), _range_co))
+register_feature(filled("wick_upper", 0, ("open", "high", "close"), _wick_upper))
+register_feature(filled("wick_lower", 0, ("open", "low", "close"), _wick_lower))
+register_feature(filled("volume_z_60", 60, ("volume",), _volume_z(60)))
