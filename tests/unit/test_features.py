@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -100,6 +101,54 @@ def test_rolling_slope_equals_least_squares() -> None:
     t = pd.Series(np.arange(x.size, dtype=np.float64))
     pandas = (pd.Series(x).rolling(60).cov(t) / t.rolling(60).var()).to_numpy()
     np.testing.assert_allclose(rolling.rolling_slope(x, 60), pandas, rtol=1e-7)
+
+
+@numba.njit
+def _generic(x: np.ndarray, window: int, mode: int) -> np.ndarray:
+    """The generic block kernel (NaNs counted per row, no vectorised combine): the reference."""
+    out = np.empty(x.size)
+    rolling._rolling(x, window, mode, out)
+    return out
+
+
+_MODES = {"sum": 0, "mean": 1, "std": 2, "zscore": 3, "slope": 6}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_moment_kernels_equal_the_generic_block_kernel_bit_for_bit(seed: int) -> None:
+    """The fast sum/mean/std/z-score/slope kernels let NaNs propagate instead of counting them: same bits."""
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        n, window = int(rng.integers(1, 2500)), int(rng.integers(2, 150))
+        x = np.cumsum(rng.normal(size=n)) * 10 ** rng.uniform(-3, 5)
+        x[rng.random(n) < 0.01] = np.nan
+        x[rng.random(n) < 0.003] = np.inf
+        x[rng.random(n) < 0.1] = 0.0
+        x[n // 2 : n // 2 + window] = 3.0  # a constant run: a zero variance
+        for name, mode in _MODES.items():
+            np.testing.assert_array_equal(
+                getattr(rolling, f"rolling_{name}")(x, window),
+                _generic(x, window, mode),
+                err_msg=f"{name} n={n} w={window}",
+            )
+
+
+def test_a_nan_blanks_exactly_the_windows_that_hold_it() -> None:
+    x = _series(5000)  # NaNs at rows 50, 51 and 4000
+    x[[0, 137, 300]] = np.nan
+    s = pd.Series(x).rolling(25)
+    for name, theirs in (("sum", s.sum()), ("mean", s.mean()), ("std", s.std())):
+        ours = getattr(rolling, f"rolling_{name}")(x, 25)
+        np.testing.assert_array_equal(np.isnan(ours), theirs.isna().to_numpy(), err_msg=name)
+        np.testing.assert_allclose(ours, theirs.to_numpy(), rtol=1e-9, atol=1e-10, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "window"), [("rolling_sum", 0), ("rolling_std", -3), ("rolling_slope", 1), ("rolling_mean", 2.5)]
+)
+def test_a_window_too_short_is_refused_with_its_reason(kernel: str, window: float) -> None:
+    with pytest.raises(ValueError, match="window must be an integer"):
+        getattr(rolling, kernel)(np.arange(10.0), window)
 
 
 def test_ewm_equals_pandas_with_leading_and_inner_gaps() -> None:
