@@ -52,17 +52,23 @@ def window_sum(frame: MarketFrame, side: str, w: int) -> np.ndarray:
 
 
 def cascade_flags(
-    liq_count: np.ndarray, window: int = CASCADE_WINDOW, min_events: int = CASCADE_MIN_EVENTS
+    liq_count: np.ndarray,
+    window: int = CASCADE_WINDOW,
+    min_events: int = CASCADE_MIN_EVENTS,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return 1.0 where the trailing ``window`` bars of ``liq_count`` sum to at least ``min_events``, else 0."""
-    return fused.at_least(rolling_sum(np.asarray(liq_count, dtype=np.float64), window), float(min_events))
+    return fused.at_least(rolling_sum(np.asarray(liq_count, dtype=np.float64), window), float(min_events), out=out)
 
 
 def cascade_indicator(
-    frame: MarketFrame, window: int = CASCADE_WINDOW, min_events: int = CASCADE_MIN_EVENTS
+    frame: MarketFrame,
+    window: int = CASCADE_WINDOW,
+    min_events: int = CASCADE_MIN_EVENTS,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return 1.0 where the trailing ``window`` bars hold at least ``min_events`` liquidations, else 0."""
-    return cascade_flags(frame["liq_count"], window, min_events)
+    return cascade_flags(frame["liq_count"], window, min_events, out=out)
 
 
 def large_liquidation(
@@ -73,13 +79,13 @@ def large_liquidation(
     return (liq > 0) & (liq >= multiple / window * window_sum(frame, "total", window))
 
 
-def density(frame: MarketFrame, w: int) -> np.ndarray:
+def density(frame: MarketFrame, w: int, out: np.ndarray | None = None) -> np.ndarray:
     """Return liquidated USD over traded USD in the trailing ``w`` bars (NaN until the window fills)."""
-    return fused.ratio(window_sum(frame, "total", w), window_sum(frame, "traded", w))
+    return fused.ratio(window_sum(frame, "total", w), window_sum(frame, "traded", w), out=out)
 
 
 def _density(w: int) -> Fill:
-    return lambda f, out: fused.ratio(window_sum(f, "total", w), window_sum(f, "traded", w), out=out)
+    return lambda f, out: density(f, w, out=out)
 
 
 def _imbalance(w: int) -> Fill:
@@ -114,8 +120,7 @@ def _post_liquidation_momentum(f: MarketFrame, out: np.ndarray) -> None:
 
 
 def _cascade(f: MarketFrame, out: np.ndarray) -> None:
-    counts = np.asarray(f["liq_count"], dtype=np.float64)
-    fused.at_least(rolling_sum(counts, CASCADE_WINDOW), float(CASCADE_MIN_EVENTS), out=out)
+    cascade_indicator(f, out=out)
     out[: CASCADE_WINDOW - 1] = np.nan
 
 
