@@ -248,13 +248,10 @@ class BrainWriter:
         self._commits.append(self._committer.submit(self._write, name, parts))
 
     def _raise_failed(self) -> None:
-        for commit in self._commits:
-            if commit.done() and commit.exception() is not None:
-                self.wait()
+        if any(commit.done() and commit.exception() is not None for commit in self._commits):
+            self.wait()
 
     def _write(self, name: str, parts: list[tuple[SeriesKey, pa.Table]]) -> None:
-        if not parts:
-            return
         version = self.brain.write(name, pa.concat_tables([t for _, t in parts]))
         for key in {k for k, _ in parts}:
             self.versions.setdefault(key, {})[name] = version

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -30,19 +30,15 @@ from huracan_ray.brain import Brain
 from huracan_ray.data.records import ISSUES_SCHEMA, us_to_datetime
 from huracan_ray.data.sources import DataKind
 from huracan_ray.data.validation import ValidationConfig, parse_timeframe
+from huracan_ray.timeutil import epoch_us
 
 __all__ = ["RESOLVABLE", "Served", "complete_units", "pending_units", "resolutions"]
 
 RESOLVABLE: tuple[str, ...] = ("fetch_failed", "degraded", "gap", "low_coverage", "fallback_used")
 """Issue types a later successful fetch of their whole window resolves."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Served = tuple[int, int, str]
 """A window ``[start_us, end_us)`` fetched this run and the venue that served it."""
-
-
-def _us(value: datetime) -> int:
-    return (value - _EPOCH) // timedelta(microseconds=1)
 
 
 def expected_bars(start: datetime, end: datetime, timeframe: str) -> int:
@@ -67,11 +63,11 @@ def _held(brain: Brain, kind: DataKind, exchange: str, symbols: list[str], start
 
 def _slots(start: datetime, end: datetime, cadence: timedelta) -> int:
     step = cadence // timedelta(microseconds=1)
-    return -(-_us(end) // step) - -(-_us(start) // step)
+    return -(-epoch_us(end) // step) - -(-epoch_us(start) // step)
 
 
 def _is_complete(unit: Any, held: np.ndarray, cadence: timedelta | None) -> bool:
-    lo, hi = np.searchsorted(held, [_us(unit.start), _us(unit.end)])
+    lo, hi = np.searchsorted(held, [epoch_us(unit.start), epoch_us(unit.end)])
     count = int(hi - lo)
     expected = 0 if cadence is None else _slots(unit.start, unit.end, cadence)
     if expected > 0:
@@ -146,7 +142,7 @@ def resolutions(brain: Brain, key: tuple[str, str, str], served: Iterable[Served
     for row in logs.to_pylist():
         if row["window_start"] is None or row["window_end"] is None:
             continue
-        lo, hi = _us(row["window_start"]), _us(row["window_end"])
+        lo, hi = epoch_us(row["window_start"]), epoch_us(row["window_end"])
         venue = _covering_venue(windows, lo, hi)
         if row["issue_id"] in found_ids or venue is None:
             continue

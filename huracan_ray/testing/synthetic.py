@@ -11,7 +11,7 @@ Same config, same tables, bit for bit. Fault injection for validation tests live
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +22,7 @@ from huracan_ray.testing.synthetic_config import REGIMES, SyntheticMarketConfig
 from huracan_ray.testing.synthetic_faults import FaultSpec, InjectedFault, inject_faults
 from huracan_ray.testing.synthetic_latent import LatentSymbol, MarketDrivers, build_latent, market_drivers
 from huracan_ray.testing.synthetic_series import VenueSeries, build_venue, sentiment_columns
+from huracan_ray.timeutil import epoch_us
 
 __all__ = [
     "KINDS",
@@ -51,15 +52,7 @@ REGIME_SCHEMA = pa.schema(
 """Schema of :meth:`SyntheticMarket.regimes` (a plain Arrow table, not a Brain table)."""
 
 _MINUTE_US = 60_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _Piece = tuple[pa.Table, np.ndarray]  # a table of one (symbol, exchange) and its int64 µs timestamps
-
-
-def _to_us(value: datetime) -> int:
-    """Return ``value`` as µs since the epoch (naive datetimes are taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value - _EPOCH) // timedelta(microseconds=1)
 
 
 def _timestamps(us: np.ndarray) -> pa.Array:
@@ -138,7 +131,7 @@ class SyntheticMarket:
         """
         self._check(kind, symbol, exchange)
         table, ts = self._piece(kind, symbol, exchange)
-        lo, hi = np.searchsorted(ts, [_to_us(start), _to_us(end)], side="left")
+        lo, hi = np.searchsorted(ts, [epoch_us(start), epoch_us(end)], side="left")
         return table.slice(int(lo), int(max(hi - lo, 0)))
 
     def latent(self, symbol: str) -> LatentSymbol:
