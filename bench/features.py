@@ -229,6 +229,8 @@ def main() -> None:
     for label, seconds in (("features", ours), ("pandas", peer), ("copy_floor", floor)):
         print(f"{label:<11} {rates[label]:>14,.0f} rows/s  ({seconds:.3f} s)")
     print(f"features/copy_floor={rates['features'] / rates['copy_floor']:.4f}  (threads: {_threads(rows, len(names))})")
+    floor_x = rates["copy_floor"] / rates["pandas"]
+    print(f"copy_floor/pandas={floor_x:.2f}  (the copy alone; 20x pandas = {20 / floor_x:.2f}x the floor)")
     for name, mine, theirs in kernel_ratios(frame, runs):
         print(
             f"kernel {name:<20} ours {rows / mine:>14,.0f} rows/s  pandas {rows / theirs:>12,.0f}  x{theirs / mine:.1f}"

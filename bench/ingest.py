@@ -155,6 +155,7 @@ def main() -> None:
         f"merge_one_day   {merge:>10.3f} s  re-writing that day, volumes changed (MERGE, {merge / append:.1f}x append)"
     )
     print(f"ingest/delta_append={rate['ingest'] / rate['delta']:.3f}")
+    print(f"delta_append/pyarrow_write={rate['delta'] / rate['pyarrow']:.3f}  (bare Delta append alone)")
     print(f"ratio={rate['ingest'] / rate['pyarrow']:.3f} ingest/pyarrow_write")
 
 
