@@ -115,14 +115,15 @@ def drift_report(
 ) -> DriftReport:
     """Compare each feature's recent values with its train values.
 
-    Pass a :class:`SymbolDataset` (reference: its train window; recent: its last ``recent_rows`` rows,
-    or ``recent`` when given), or two arrays ``(reference, recent)`` of shape ``(rows, features)``.
+    Pass a :class:`SymbolDataset` (reference: its train window; recent: its last ``recent_rows`` rows after
+    the train window, or ``recent`` when given), or two arrays ``(reference, recent)`` of shape ``(rows, features)``.
     """
     config = config or DriftConfig()
     if isinstance(data, SymbolDataset):
         train = data.window("train")
         reference = data.X[train.start : train.stop]
-        recent = data.X[-config.recent_rows :] if recent is None else recent
+        if recent is None:  # never the train rows themselves: a short dataset would compare train with itself
+            recent = data.X[max(train.stop, len(data.X) - config.recent_rows) :]
         feature_names = feature_names or data.feature_names
         symbol = symbol or data.symbol
     else:

@@ -86,7 +86,8 @@ def fold_stability(
     purge = ds.split.validation.start - ds.split.train.stop
     test = max(0, n_rows - purge) // (folds + 2) if folds else 0
     summaries: list[FoldSummary] = []
-    for k, (tr, te) in enumerate(walk_forward(n_rows, folds=folds, train=2 * test, test=test, purge=purge)):
+    splits = walk_forward(n_rows, folds=folds, train=2 * test, test=test, purge=purge) if test else iter(())
+    for k, (tr, te) in enumerate(splits):
         ranks = _fold_ranking(ds, tr, te, n_estimators, seed + k)
         top = tuple(names[i] for i in np.argsort(ranks, kind="stable")[:top_n])
         summaries.append(FoldSummary(k, (tr.start, tr.stop), (te.start, te.stop), top, tuple(int(r) for r in ranks)))

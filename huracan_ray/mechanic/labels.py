@@ -16,8 +16,16 @@ __all__ = ["LABELS", "forward_log_return", "forward_return_sign", "forward_volat
 LABELS = ("forward_log_return", "next_bar_return", "forward_return_sign", "forward_volatility")
 
 
+def _horizon(horizon: int, least: int = 1) -> int:
+    """Return ``horizon`` as an int, refusing one shorter than ``least`` bars (a label must look ahead)."""
+    if int(horizon) != horizon or int(horizon) < least:
+        raise ValueError(f"label horizon must be an integer >= {least} bars, got {horizon!r}")
+    return int(horizon)
+
+
 def forward_log_return(close: np.ndarray, horizon: int) -> np.ndarray:
     """Return ``log(close[t + horizon] / close[t])`` (NaN for the last ``horizon`` rows)."""
+    horizon = _horizon(horizon)
     close = np.asarray(close, dtype=np.float64)
     out = np.full(len(close), np.nan)
     if horizon < len(close):
@@ -38,7 +46,11 @@ def forward_return_sign(close: np.ndarray, horizon: int, dead_zone: float = 0.0)
 
 
 def forward_volatility(close: np.ndarray, horizon: int) -> np.ndarray:
-    """Return the sample std of the 1-bar log returns of bars ``t + 1 .. t + horizon`` (NaN at the end)."""
+    """Return the sample std of the 1-bar log returns of bars ``t + 1 .. t + horizon`` (NaN at the end).
+
+    ``horizon`` must be at least 2: the sample std of one return is undefined (it is not 0).
+    """
+    horizon = _horizon(horizon, 2)
     r = lag_diff(np.log(np.asarray(close, dtype=np.float64)), 1)  # r[j] = log(c[j] / c[j - 1])
     trailing = rolling_std(r, horizon)  # at j: std of r[j - horizon + 1 .. j]
     out = np.full(len(r), np.nan)

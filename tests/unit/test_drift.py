@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -80,6 +81,19 @@ def test_drift_report_on_a_dataset(tables: dict[str, pa.Table]) -> None:
     assert report.recent_rows == 500 and report.reference_rows == len(ds.window("train"))
     assert [f.feature for f in report.features] == list(ds.feature_names)
     assert all(np.isfinite(f.psi) and f.psi >= 0 for f in report.features)
+
+
+def test_the_recent_window_never_reaches_into_train(tables: dict[str, pa.Table]) -> None:
+    """On a dataset shorter than train + recent_rows, "recent" used to start inside train (train vs itself)."""
+    ds = prepare_dataset(_brain(tables), SYMBOL)
+    train = ds.window("train")
+    report = drift_report(ds, config=DriftConfig(recent_rows=len(ds.X)))
+    assert report.recent_rows == len(ds.X) - train.stop and report.reference_rows == len(train)
+    X = ds.X.copy()
+    X[train.stop :] += 3.0  # every row after train moved: all of recent is drifted, none of it diluted by train
+    moved = drift_report(X[train.start : train.stop], X[train.stop :], feature_names=ds.feature_names)
+    same = drift_report(replace(ds, X=X), config=DriftConfig(recent_rows=len(ds.X)))
+    assert [f.psi for f in same.features] == [f.psi for f in moved.features]
 
 
 def test_rescale_due(tmp_path: Path) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from helpers.frames import market_frame, on_exchange
 
 from huracan_ray.brain import Brain
+from huracan_ray.mechanic import frame as frame_module
+from huracan_ray.mechanic import labels
 from huracan_ray.mechanic.dataset import MechanicConfig, prepare_dataset
 from huracan_ray.mechanic.features import FEATURES, Feature, compute_features, register_feature
 from huracan_ray.mechanic.frame import MarketFrame, asof_join, build_frame
@@ -64,10 +68,182 @@ def test_the_contract_catches_a_planted_leak(frame: MarketFrame) -> None:
         _assert_causal(leak.fn, frame, leak.name)
 
 
+# -- the same contract on the raw tables: the alignment itself must not read the future ------------------------
+
+_PUBLISHED = ("funding", "open_interest", "sentiment", "other_funding")  # carried forward from their publication time
+
+
+def _raw(market: SyntheticMarket) -> dict[str, pa.Table | list[pa.Table]]:
+    """Return the Brain tables ``build_frame`` aligns for SYMBOL on EXCHANGE (OTHER's funding as the others')."""
+    t = market.tables()
+    return {
+        "candles": on_exchange(t["candles"], EXCHANGE),
+        "funding": on_exchange(t["funding_rates"], EXCHANGE),
+        "open_interest": on_exchange(t["open_interest"], EXCHANGE),
+        "liquidations": on_exchange(t["liquidations"], EXCHANGE),
+        "sentiment": t["sentiment_scores"],
+        "other_funding": [on_exchange(t["funding_rates"], OTHER)],
+    }
+
+
+def _build(raw: dict[str, pa.Table | list[pa.Table]]) -> MarketFrame:
+    tables = {k: v for k, v in raw.items() if k != "candles"}
+    return build_frame(SYMBOL, EXCHANGE, raw["candles"], **tables)
+
+
+def _future_rows(table: pa.Table, close_us: int, published: bool) -> np.ndarray:
+    """Rows recorded after bar ``t`` closed: published values after the close, bars and events from it on."""
+    ts = pc.cast(table.column("timestamp"), pa.int64()).to_numpy(zero_copy_only=False)
+    return ts > close_us if published else ts >= close_us
+
+
+def _with_record_after(table: pa.Table, close_us: int) -> pa.Table:
+    """Return ``table`` plus a copy of its first row stamped one second after ``close_us`` (a new future record)."""
+    extra = table.slice(0, 1)
+    stamp = pa.array([close_us + 1_000_000], pa.int64()).cast(table.schema.field("timestamp").type)
+    extra = extra.set_column(extra.schema.get_field_index("timestamp"), "timestamp", stamp)
+    return pa.concat_tables([table, extra.cast(table.schema)])
+
+
+def _rewrite_future(table: pa.Table, close_us: int, published: bool, rng: np.random.Generator, drop: bool) -> pa.Table:
+    """Drop the rows after bar ``t`` closed, or replace their numbers by noise (flipping liquidation sides).
+
+    Altering also adds a record one second after the close to every table but the candles (whose next bar
+    exists), so each source has a future record however its publications fall around ``t``.
+    """
+    if drop:
+        return table.filter(pa.array(~_future_rows(table, close_us, published)))
+    if "timeframe" not in table.column_names:
+        table = _with_record_after(table, close_us)
+    future = _future_rows(table, close_us, published)
+    cols = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_floating(col.type):
+            values = col.to_numpy(zero_copy_only=False).copy()
+            values[future] = np.abs(rng.normal(1.0, 0.5, future.sum())) * (np.nanmean(np.abs(values)) + 1.0)
+            col = pa.array(values, col.type)
+        elif name == "side":
+            sides = np.asarray(col.to_pylist(), dtype=object)
+            sides[future] = np.where(sides[future] == "long", "short", "long")
+            col = pa.array(sides.tolist(), col.type)
+        cols[name] = col
+    return pa.table(cols, schema=table.schema)
+
+
+def _raw_future_rewritten(
+    raw: dict[str, pa.Table | list[pa.Table]], close_us: int, rng: np.random.Generator, drop: bool
+) -> dict[str, pa.Table | list[pa.Table]]:
+    out: dict[str, pa.Table | list[pa.Table]] = {}
+    for name, value in raw.items():
+        published = name in _PUBLISHED
+        tables = value if isinstance(value, list) else [value]
+        done = [_rewrite_future(t, close_us, published, rng, drop) for t in tables]
+        out[name] = done if isinstance(value, list) else done[0]
+    return out
+
+
+def _assert_raw_causal(raw: dict[str, pa.Table | list[pa.Table]], rows: tuple[int, ...]) -> None:
+    """Every registered feature at row ``t`` is unchanged when every raw record after bar ``t`` closed is
+    deleted or altered, before alignment (a value published at ``P`` may reach only bars closing at or after ``P``).
+    """
+    rng = np.random.default_rng(1)
+    frame = _build(raw)
+    full, names = compute_features(frame)
+    bar_us = int(np.median(np.diff(frame.timestamp_us)))
+    for t in rows:
+        close_us = int(frame.timestamp_us[t]) + bar_us
+        for drop in (True, False):
+            altered = _build(_raw_future_rewritten(raw, close_us, rng, drop))
+            assert len(altered) == (t + 1 if drop else len(frame))
+            X, _ = compute_features(altered)
+            for j, name in enumerate(names):
+                np.testing.assert_allclose(
+                    X[: t + 1, j], full[: t + 1, j], rtol=1e-9, atol=1e-12, err_msg=f"{name}@{t} drop={drop}"
+                )
+
+
+# rows just before a funding settlement (16:00) and at one, before/at 5-minute OI and sentiment stamps
+_RAW_CUT_ROWS = (957, 959, 960, 1502, 2600)
+
+
+def test_every_feature_is_causal_on_the_raw_tables(market: SyntheticMarket) -> None:
+    _assert_raw_causal(_raw(market), _RAW_CUT_ROWS)
+
+
+def test_the_raw_contract_catches_an_alignment_that_reads_ahead(
+    market: SyntheticMarket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A planted leak in the alignment: as-of joins that see values published up to 5 minutes later."""
+    honest = frame_module.asof_join
+
+    def ahead(clock_us: np.ndarray, obs_us: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return honest(clock_us + 5 * 60_000_000, obs_us, values)
+
+    monkeypatch.setattr(frame_module, "asof_join", ahead)
+    with pytest.raises(AssertionError, match=r"(funding|oi_|sentiment)"):
+        _assert_raw_causal(_raw(market), _RAW_CUT_ROWS)
+
+
+def test_the_raw_contract_catches_liquidations_bucketed_a_bar_early(
+    market: SyntheticMarket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A planted leak in the alignment: each liquidation counted in the bar before the one it happened in."""
+    honest = frame_module.bucket_liquidations
+
+    def early(clock_us: np.ndarray, liquidations: pa.Table) -> dict[str, np.ndarray]:
+        return honest(clock_us + 60_000_000, liquidations)
+
+    monkeypatch.setattr(frame_module, "bucket_liquidations", early)
+    with pytest.raises(AssertionError, match=r"(liq|cascade)"):
+        _assert_raw_causal(_raw(market), _RAW_CUT_ROWS)
+
+
 def test_the_label_looks_forward_and_only_forward(frame: MarketFrame) -> None:
     y = forward_log_return(frame["close"], 30)
     assert np.isnan(y[-30:]).all() and np.isfinite(y[:-30]).all()
     assert y[100] == pytest.approx(np.log(frame["close"][130] / frame["close"][100]))
+
+
+_LABEL_FNS = {
+    "forward_log_return": lambda c, h: labels.forward_log_return(c, h),
+    "next_bar_return": lambda c, h: labels.next_bar_return(c),
+    "forward_return_sign": lambda c, h: labels.forward_return_sign(c, h, 0.001),
+    "forward_volatility": lambda c, h: labels.forward_volatility(c, h),
+}
+
+
+def test_the_label_contract_covers_every_label() -> None:
+    assert set(_LABEL_FNS) == set(labels.LABELS)
+
+
+@pytest.mark.parametrize("name", labels.LABELS)
+def test_every_label_reads_rows_t_to_t_plus_horizon_only(frame: MarketFrame, name: str) -> None:
+    """The mirror of the feature contract: a label at ``t`` ignores rows before ``t`` and after ``t + h``,
+    depends on ``t + h`` and is NaN (never 0) where ``t + h`` runs past the data."""
+    fn, close = _LABEL_FNS[name], frame["close"]
+    h = 1 if name == "next_bar_return" else 10
+    base = fn(close, h)
+    assert np.isnan(base[-h:]).all() and np.isfinite(base[:-h]).all(), name
+    rng = np.random.default_rng(2)
+    for t in (700, 1500, len(close) - h - 1):
+        outside = close.copy()
+        outside[:t] *= rng.uniform(0.5, 1.5, t)
+        outside[t + h + 1 :] *= rng.uniform(0.5, 1.5, len(close) - t - h - 1)
+        assert fn(outside, h)[t] == pytest.approx(base[t], rel=1e-9, abs=1e-12), f"{name}@{t}"
+        ahead = close.copy()
+        ahead[t + h] = close[t] * (0.9 if close[t + h] >= close[t] else 1.1)  # flips the move's sign
+        assert fn(ahead, h)[t] != base[t], f"{name}@{t} ignores row t + h"
+
+
+@pytest.mark.parametrize(
+    ("fn", "horizon"),
+    [(labels.forward_log_return, 0), (labels.forward_return_sign, -1), (labels.forward_volatility, 1)],
+)
+def test_a_label_horizon_too_short_is_refused(fn, horizon: int) -> None:
+    """A horizon of 0 used to fail on shapes; a 1-bar volatility was silently 0 (the std of one return)."""
+    with pytest.raises(ValueError, match="label horizon"):
+        fn(np.linspace(100.0, 110.0, 50), horizon)
 
 
 def test_asof_join_never_reads_a_later_publication() -> None:
@@ -104,6 +280,46 @@ def test_walk_forward_windows_never_overlap_their_test() -> None:
         assert train.stop + 30 == test.start and len(train) == 400
     expanding = list(walk_forward(1000, folds=3, train=400, test=100, purge=30, expanding=True))
     assert all(train.start == 0 for train, _ in expanding)
+
+
+@pytest.mark.parametrize("expanding", [False, True])
+@pytest.mark.parametrize(("n_rows", "train", "test", "purge", "embargo"), [(1000, 400, 100, 30, 5), (97, 20, 9, 13, 0)])
+def test_walk_forward_train_labels_never_reach_a_test_row(
+    n_rows: int, train: int, test: int, purge: int, embargo: int, expanding: bool
+) -> None:
+    """A train row ``r`` labelled over ``r .. r + purge`` stays clear of its test window (and of the embargo)."""
+    folds = list(
+        walk_forward(n_rows, folds=50, train=train, test=test, purge=purge, embargo=embargo, expanding=expanding)
+    )
+    assert len(folds) == (n_rows - train - purge - embargo) // test  # as many as fit, then it stops
+    for k, (tr, te) in enumerate(folds):
+        assert (tr.stop - 1) + purge < te.start - embargo and te.start - tr.stop == purge + embargo
+        assert len(te) == test and te.stop <= n_rows and tr.start == (0 if expanding else tr.stop - train)
+        assert k == 0 or te.start == folds[k - 1][1].stop  # test windows walk forward back to back
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_rows": 100, "folds": 3, "train": 50, "test": 30, "purge": 40}, "too few for one walk-forward fold"),
+        ({"n_rows": 100, "folds": 3, "train": 0, "test": 10}, ">= 1"),
+        ({"n_rows": 100, "folds": 3, "train": 20, "test": 0}, ">= 1"),
+        ({"n_rows": 100, "folds": 0, "train": 20, "test": 10}, ">= 1"),
+        ({"n_rows": 100, "folds": 3, "train": 20, "test": 10, "purge": -5}, "purge and embargo must be >= 0"),
+    ],
+)
+def test_walk_forward_refuses_impossible_windows_when_called(kwargs: dict, match: str) -> None:
+    """Before: no fold at all (a horizon longer than the data), empty or repeated windows, or a negative purge
+    that put train rows inside the test window, all silently; now a clear error at the call, not on iteration."""
+    with pytest.raises(ValueError, match=match):
+        walk_forward(**kwargs)
+
+
+def test_forward_split_refuses_a_negative_gap() -> None:
+    with pytest.raises(ValueError, match="purge and embargo must be >= 0"):
+        forward_split(1000, purge=-10)  # before: train [0, 707) overlapped validation [697, 858)
+    with pytest.raises(ValueError, match="purge and embargo must be >= 0"):
+        forward_split(1000, purge=30, embargo=-30)
 
 
 def test_scaler_uses_the_train_window_only() -> None:
