@@ -79,14 +79,18 @@ def approved_models(brain: Brain, symbols: list[str] | None = None) -> dict[str,
 def load_registered(brain: Brain, manifest: dict, workdir: str) -> tuple[Candidate, SymbolDataset]:
     """Load a registered model from its verified artifact and rebuild its dataset at the pinned table versions."""
     path = brain.artifacts.get_dir(manifest["artifact_sha256"], f"{workdir}/{manifest['model_id']}")
-    mechanic = MechanicConfig(
+    ds = prepare_dataset(brain, manifest["symbol"], registered_mechanic(manifest), manifest["table_versions"])
+    return load_candidate(path), ds  # the dataset at the manifest's pinned table versions (Delta time travel)
+
+
+def registered_mechanic(manifest: dict) -> MechanicConfig:
+    """Return the Mechanic config a registered model was trained with (exchange, horizon, regimes, features)."""
+    return MechanicConfig(
         exchange=manifest["exchange"],
         horizon=manifest["horizon"],
         regime_window=manifest["regimes"]["window"],
         features=tuple(manifest["feature_names"]),
     )
-    ds = prepare_dataset(brain, manifest["symbol"], mechanic, manifest["table_versions"])  # Delta time travel
-    return load_candidate(path), ds
 
 
 def train_allocators(

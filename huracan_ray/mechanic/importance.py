@@ -18,7 +18,8 @@ from typing import Any
 from huracan_ray.brain import Brain
 from huracan_ray.broadcaster import Notifier, broadcast
 from huracan_ray.engine.models.base import BaseModel
-from huracan_ray.mechanic.dataset import SymbolDataset
+from huracan_ray.mechanic.dataset import SymbolDataset, prepare_dataset
+from huracan_ray.mechanic.features import FEATURES
 from huracan_ray.mechanic.importance_core import (
     GROUPS,
     ImportanceConfig,
@@ -29,6 +30,7 @@ from huracan_ray.mechanic.importance_core import (
     label_correlation,
     rank_desc,
 )
+from huracan_ray.mechanic.importance_screen import SCREEN, screen_features
 from huracan_ray.mechanic.importance_stability import (
     FoldSummary,
     StabilityReport,
@@ -40,6 +42,7 @@ from huracan_ray.mechanic.importance_store import (
     features_for_next_run,
     latest_importance,
     rank_trends,
+    selection_ranking,
     shift_alert,
     top_features,
     top_set_shift,
@@ -49,6 +52,7 @@ from huracan_ray.mechanic.importance_store import (
 
 __all__ = [
     "GROUPS",
+    "SCREEN",
     "FoldSummary",
     "ImportanceConfig",
     "ImportanceReport",
@@ -68,6 +72,8 @@ __all__ = [
     "rank_trends",
     "regime_stability",
     "run_importance",
+    "screen_features",
+    "selection_ranking",
     "shift_alert",
     "top_features",
     "top_set_shift",
@@ -124,6 +130,23 @@ def analyse_model(
     return results, regime_stability(results), folds, {"explain": t1 - t0, "folds": t2 - t1}
 
 
+def _screen(brain: Brain, manifest: dict, ds: SymbolDataset, config: ImportanceConfig) -> ImportanceResult | None:
+    """Rank every available feature when the model was trained on a subset of them (None when it used all).
+
+    Without it top-N selection would ratchet: the next ranking could only reorder the model's own features.
+    """
+    from huracan_ray.stages import registered_mechanic
+
+    mechanic = registered_mechanic(manifest).model_copy(update={"features": None})
+    wanted = {n for n, f in FEATURES.items() if f.lookback <= mechanic.max_lookback}
+    if wanted <= set(ds.feature_names) | set(ds.skipped_features):
+        return None
+    everything = prepare_dataset(brain, manifest["symbol"], mechanic, manifest["table_versions"])
+    if set(everything.feature_names) <= set(ds.feature_names):
+        return None
+    return screen_features(everything, config)
+
+
 def _importance_for_symbol(
     brain: Brain,
     manifest: dict,
@@ -141,8 +164,12 @@ def _importance_for_symbol(
     candidate, ds = load_registered(brain, manifest, workdir)
     previous = top_features(brain, symbol, top_n)
     results, by_regime, folds, seconds = analyse_model(candidate.model, ds, config)
-    version = write_importance(brain, symbol, model_id, results, now)
-    current = results["all"].top(top_n)
+    started = time.perf_counter()
+    screen = _screen(brain, manifest, ds, config)
+    seconds["screen"] = time.perf_counter() - started
+    stored = results if screen is None else {**results, SCREEN: screen}
+    version = write_importance(brain, symbol, model_id, stored, now)
+    current = (results["all"] if screen is None else screen).top(top_n)
     alert = shift_alert(symbol, previous, current, threshold=threshold, model_id=model_id)
     if alert is not None:
         broadcast(notifiers, alert)

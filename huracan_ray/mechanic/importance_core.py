@@ -60,6 +60,7 @@ class ImportanceConfig(FrozenConfig):
     min_group_rows: int = Field(100, ge=10)
     folds: int = Field(4, ge=0)  # walk-forward folds of the stability check (0: skip it)
     fold_estimators: int = Field(60, ge=5)
+    screen_estimators: int = Field(100, ge=5)  # trees of the all-feature screen that top-N selection reads
     seed: int = 0
 
 

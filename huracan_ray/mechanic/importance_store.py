@@ -12,11 +12,13 @@ from huracan_ray.brain import Brain
 from huracan_ray.broadcaster import Alert
 from huracan_ray.mechanic.dataset import MechanicConfig
 from huracan_ray.mechanic.importance_core import ImportanceResult
+from huracan_ray.mechanic.importance_screen import SCREEN
 
 __all__ = [
     "features_for_next_run",
     "latest_importance",
     "rank_trends",
+    "selection_ranking",
     "shift_alert",
     "top_features",
     "top_set_shift",
@@ -60,11 +62,32 @@ def latest_importance(brain: Brain, symbol: str, *, regime: str = "all", model_i
     return rows.sort_by([("combined_rank", "ascending")])
 
 
+def selection_ranking(brain: Brain, symbol: str, *, model_id: str | None = None) -> pa.Table:
+    """Return the ranking top-N selection reads: the latest run's all-feature screen, else its "all" group.
+
+    The screen (:mod:`~huracan_ray.mechanic.importance_screen`) ranks every registered feature; a run
+    whose model already used every feature stores none, and then the model's own ranking is complete.
+    """
+    screen = latest_importance(brain, symbol, regime=SCREEN, model_id=model_id)
+    plain = latest_importance(brain, symbol, regime="all", model_id=model_id)
+    if screen.num_rows == 0:
+        return plain
+    if plain.num_rows and pc.max(plain.column("timestamp")).as_py() > pc.max(screen.column("timestamp")).as_py():
+        return plain  # a later run needed no screen
+    return screen
+
+
 def top_features(
-    brain: Brain, symbol: str, n: int = 20, *, regime: str = "all", model_id: str | None = None
+    brain: Brain, symbol: str, n: int = 20, *, regime: str | None = None, model_id: str | None = None
 ) -> list[str]:
-    """Return the latest run's ``n`` best features of ``symbol`` by combined rank ([] when none stored)."""
-    rows = latest_importance(brain, symbol, regime=regime, model_id=model_id)
+    """Return the latest run's ``n`` best features of ``symbol`` by combined rank ([] when none stored).
+
+    ``regime`` None reads the selection ranking (:func:`selection_ranking`); a group name reads that group.
+    """
+    if regime is None:
+        rows = selection_ranking(brain, symbol, model_id=model_id)
+    else:
+        rows = latest_importance(brain, symbol, regime=regime, model_id=model_id)
     return [str(f) for f in rows.column("feature").to_pylist()[:n]]
 
 

@@ -21,6 +21,7 @@ from huracan_ray.engine.trainable import Candidate, save_candidate
 from huracan_ray.mechanic.dataset import MechanicConfig, SymbolDataset, prepare_dataset
 from huracan_ray.mechanic.importance import (
     GROUPS,
+    SCREEN,
     ImportanceConfig,
     ImportanceResult,
     combined_rank,
@@ -181,7 +182,7 @@ def test_agnostic_explainer_on_a_sequence_model(ds: SymbolDataset) -> None:
 def _register(brain: Brain, model: BaseModel, base: SymbolDataset, tmp: Path) -> None:
     """Put ``model`` in the registry as the symbol's approved model (what the Engine does after selection)."""
     directory = tmp / "model"
-    directory.mkdir()
+    directory.mkdir(exist_ok=True)
     save_candidate(Candidate(model, {"threshold": 0.0, "mode": "sign", "scale": 1.0, "max_leverage": 1.0}), directory)
     ref = brain.artifacts.put_dir(directory)
     manifest = {
@@ -241,6 +242,51 @@ def test_run_importance_alerts_only_on_a_large_shift(brain: Brain, tmp_path: Pat
     assert third.symbols[SYMBOL].alerted and third.symbols[SYMBOL].shift > 0.3
     assert len(notifier.alerts) == 1 and notifier.alerts[0].kind == "drift"
     assert third.symbols[SYMBOL].fold_stability["folds"]
+
+
+BLIND = ("range_hl", "range_co", "wick_upper", "wick_lower", "funding_rate")
+"""Five features with no planted signal: a model trained on them alone never sees the planted ones."""
+
+
+def test_selection_ranks_every_feature_not_only_the_models(tmp_path: Path) -> None:
+    """Top-N selection must not ratchet: features the approved model never saw can enter the next top set."""
+    market = SyntheticMarket(
+        SyntheticMarketConfig(days=4, symbols=(SYMBOL,), exchanges=("binance",), sentiment_drift=0.3)
+    )
+    brain = Brain((tmp_path / "brain").as_uri())
+    for name, table in market.tables().items():
+        brain.write(name, table)
+    base = prepare_dataset(brain, SYMBOL, MechanicConfig(horizon=10, features=BLIND))
+    assert base.feature_names == BLIND
+    train = base.window("train")
+    m = build_model("xgboost", {"n_estimators": 40, "max_depth": 3, "seed": 0, "device": "cpu", "n_jobs": 1})
+    m.fit(base.X[train.start : train.stop], base.y[train.start : train.stop])
+    _register(brain, m, base, tmp_path)
+    notifier = RecordingNotifier()
+    write_importance(brain, SYMBOL, "m-old", {"all": _ranking(BLIND)}, NOW - timedelta(days=1))  # the last top set
+
+    report = run_importance(
+        brain, [SYMBOL], now=NOW, top_n=5, notifiers=[notifier], workdir=str(tmp_path / "work"), config=FAST
+    )
+
+    found = report.symbols[SYMBOL]
+    assert _planted(tuple(found.top)), f"no planted feature entered the top five: {found.top}"
+    assert found.shift is not None and found.shift > 0.3 and found.alerted  # the set moved, so it alerts
+    assert len(notifier.alerts) == 1 and "entered" in notifier.alerts[0].lines[1]
+    rows = brain.read("feature_importance", symbol=SYMBOL).to_pylist()
+    screened = {r["feature"] for r in rows if r["regime"] == SCREEN and r["model_id"] == "m-approved"}
+    explained = {r["feature"] for r in rows if r["regime"] == "all" and r["model_id"] == "m-approved"}
+    assert explained == set(BLIND)  # the model's own explanation ranks its own inputs
+    assert screened > set(BLIND) and len(screened) >= 20  # the screen ranks every available feature
+    assert top_features(brain, SYMBOL, 5) == found.top == list(features_for_next_run(brain, SYMBOL, 5) or ())
+    assert top_features(brain, SYMBOL, 5, regime="all") != found.top
+
+
+def _ranking(names: tuple[str, ...]) -> ImportanceResult:
+    """A stored ranking of ``names`` in the given order (rank 1 first)."""
+    n = len(names)
+    zeros = np.zeros(n)
+    return ImportanceResult(names, zeros, zeros, zeros, np.arange(1, n + 1), 0)
 
 
 class _Linear:
