@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import gc
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -14,6 +15,26 @@ import click
 import typer
 
 __all__ = ["exit_process", "one_line", "run_app", "run_main"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_RAISED = re.compile(r"^(?!ray\.)(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*(?:Error|Exception)): (.+)$")
+"""A traceback's last line, ``[module.]TypeError: message``; Ray's own wrappers (``ray.…``) excluded."""
+
+
+def _remote_error(exc: Exception) -> str | None:
+    """Return ``Type: message`` of what a Ray task raised, read from the remote traceback ``exc`` carries.
+
+    Ray re-raises a task's error as a ``RayTaskError`` whose first line names only the task
+    (``ray::MapBatches(_fetch_block)()``); the error itself survives only as text below it.
+    """
+    ray_exceptions = sys.modules.get("ray.exceptions")
+    if ray_exceptions is None or not isinstance(exc, ray_exceptions.RayTaskError):
+        return None
+    for line in _ANSI.sub("", str(exc)).splitlines():
+        match = _RAISED.match(line)
+        if match:
+            return f"{match[1]}: {match[2]}"
+    return None
 
 
 def one_line(exc: Exception) -> str:
@@ -28,6 +49,9 @@ def one_line(exc: Exception) -> str:
         return f"invalid {exc.title} value for {'.'.join(str(p) for p in first['loc'])}: {message}"
     if isinstance(exc, KeyError) and exc.args:
         return str(exc.args[0])
+    remote = _remote_error(exc)
+    if remote is not None:
+        return remote
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 

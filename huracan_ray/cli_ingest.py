@@ -5,6 +5,8 @@ Usage (also ``python -m huracan_ray.cli_ingest``)::
     huracan ingest --exchange binance --symbols BTC/USDT:USDT,ETH/USDT:USDT \\
         --kinds candles,funding,oi,liquidations --start 2026-01-01 --end 2026-02-01 \\
         [--timeframe 1m] [--base-url URL] [--source synthetic] [--fallback bybit] [--force]
+    huracan ingest --source file --path ~/data/futures/um/monthly/klines --exchange binance \\
+        --symbols BTC/USDT:USDT --kinds candles --start 2024-01-01 --end 2024-07-01 --timeframe 1m
 
 Units the Brain already holds are skipped unless ``--force`` (a killed ingest re-run completes the
 data exactly once). Prints a summary table per series; errors are one line on stderr and exit 1.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -53,16 +56,44 @@ def parse_kinds(value: str) -> tuple[Any, ...]:
     return tuple(DataKind(n) for n in dict.fromkeys(names))
 
 
-def _source(source: str | None, exchange: str, base_url: str | None, timeframe: str) -> tuple[str, dict[str, Any]]:
-    """Return (source name, its config): ``synthetic`` when asked, else the exchange's ccxt source.
+def _market_token(symbol: str) -> str:
+    """Return the Binance file-name token of a unified symbol: ``BTC/USDT:USDT`` → ``BTCUSDT``."""
+    return symbol.split(":")[0].replace("/", "").upper()
 
-    A ccxt venue is given the candle ``timeframe`` too: validation expects bars of that timeframe.
+
+def _file_config(path: str, symbols: tuple[str, ...], timeframe: str) -> dict[str, Any]:
+    """Return the ``file`` source config of ``--path``: each symbol found by its Binance token (``BTCUSDT``).
+
+    freqtrade file names tell their symbol themselves; one symbol and one file: that file holds it.
+    """
+    mapping = {_market_token(s): s for s in symbols}
+    if len(symbols) == 1 and Path(path).is_file():
+        mapping[Path(path).name] = symbols[0]
+    return {"path": path, "symbol": mapping, "timeframe": timeframe}
+
+
+def _source(
+    source: str | None, exchange: str, base_url: str | None, timeframe: str, path: str | None = None,
+    symbols: tuple[str, ...] = (),
+) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    """Return (source name, its config): ``synthetic`` or ``file`` when asked, else the exchange's ccxt source.
+
+    A ccxt venue and the file source are given the candle ``timeframe`` too: validation expects bars of
+    that timeframe. ``--base-url`` is a venue's only, ``--path`` the file source's only.
     """
     from huracan_ray.data.sources.ccxt_venues import VENUES
 
-    name = source or exchange
+    name = source or ("file" if path else exchange)
+    if path is not None and name != "file":
+        raise ValueError(f"--path names candle files for --source file, not for source {name}")
+    if base_url and name not in VENUES:
+        raise ValueError(f"--base-url points a venue's API elsewhere; source {name} has no API")
+    if name == "file":
+        if not path:
+            raise ValueError("--source file needs --path: a candle file, a directory of them or a glob")
+        return name, _file_config(path, symbols, timeframe)
     config: dict[str, Any] = {}
-    if base_url and name != "synthetic":
+    if base_url:
         config["base_url"] = base_url
     if name in VENUES:
         config["timeframe"] = timeframe
@@ -79,6 +110,7 @@ def build_config(
     timeframe: str = "1m",
     base_url: str | None = None,
     source: str | None = None,
+    path: str | None = None,
     force: bool = False,
     fallback: str = "",
     batch_rows: int = 100_000,
@@ -90,7 +122,7 @@ def build_config(
 
     start, end = as_utc(start), as_utc(end)
     fallbacks = _split(fallback)
-    name, config = _source(source, exchange, base_url, timeframe)
+    name, config = _source(source, exchange, base_url, timeframe, path, _split(symbols))
     if name == "synthetic":
         days = max((end - start) / timedelta(days=1), 1 / 1440)
         config = {"start": start, "days": days, "symbols": _split(symbols), "exchanges": (exchange, *fallbacks),
@@ -136,7 +168,16 @@ def ingest(
     end: Annotated[datetime, typer.Option(help="Window end (UTC, exclusive).")],
     timeframe: Annotated[str, typer.Option(help="Candle timeframe: 1m, 5m, 1h, 1d.")] = "1m",
     base_url: Annotated[str | None, typer.Option(help="Point the venue's API at this URL (a mirror or fake).")] = None,
-    source: Annotated[str | None, typer.Option(help="Source instead of the venue: 'synthetic' (embedded).")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Source instead of the venue: 'synthetic' (embedded) or 'file' (with --path).")
+    ] = None,
+    path: Annotated[
+        str | None,
+        typer.Option(
+            help="Candle files to import (--source file): a file, a directory or a glob; CSV/zip, "
+            "Parquet, feather or json (Binance dumps, freqtrade)."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Refetch windows the Brain already holds.")] = False,
     fallback: Annotated[str, typer.Option(help="Comma-separated fallback venues, tried in order.")] = "",
     brain: Annotated[str | None, typer.Option(help="Brain root (default: HURACAN_BRAIN_URI).")] = None,
@@ -147,8 +188,8 @@ def ingest(
     from huracan_ray.data.ingest import run_ingest
 
     config = build_config(
-        exchange, symbols, kinds, start, end, timeframe=timeframe, base_url=base_url, source=source, force=force,
-        fallback=fallback, batch_rows=batch_rows,
+        exchange, symbols, kinds, start, end, timeframe=timeframe, base_url=base_url, source=source, path=path,
+        force=force, fallback=fallback, batch_rows=batch_rows,
     )  # fmt: skip
     settings = Settings() if brain is None else Settings(brain_uri=brain)
     ensure_ray()

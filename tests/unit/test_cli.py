@@ -95,3 +95,22 @@ def test_a_config_level_error_is_its_own_message(tmp_path: Path) -> None:
         "huracan: error: invalid IngestConfig: unknown source(s) nope; known: binance, bybit, file, okx, sentiment, "
         "synthetic"
     ]
+
+
+def test_an_error_raised_in_a_ray_task_is_its_own_line() -> None:
+    """Ray re-raises a worker's error as ``ray::MapBatches(...)() (pid=…)``: the line names the error itself."""
+    from ray.exceptions import RayTaskError, UserCodeException
+
+    from huracan_ray.cli_errors import one_line
+
+    remote = (
+        'Traceback (most recent call last):\n  File "ingest.py", line 3, in _fetch_block\n'
+        "TypeError: FileSource.__init__() got an unexpected keyword argument 'base_url'\n\n"
+        "The above exception was the direct cause of the following exception:\n\n"
+        "ray.exceptions.UserCodeException: UDF failed to process a data block."
+    )
+    error = RayTaskError(
+        "MapBatches(_fetch_block)", remote, UserCodeException("UDF failed"), proctitle="ray::MapBatches(_fetch_block)"
+    ).as_instanceof_cause()
+    assert one_line(error) == "TypeError: FileSource.__init__() got an unexpected keyword argument 'base_url'"
+    assert one_line(RuntimeError("2 unit(s) could not be fetched")) == "2 unit(s) could not be fetched"

@@ -16,6 +16,7 @@ import pytest
 from huracan_ray.brain.tables import table_spec
 from huracan_ray.data.sources.base import SOURCES, SourceError, build_source
 from huracan_ray.data.sources.files import FileSource, infer_symbol, parse_file_name, to_utc_timestamps
+from huracan_ray.data.validation import ValidationConfig, validate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "market"
 PERP = FIXTURES / "xrp_usdt_usdt_1h_futures.csv"  # XRP/USDT:USDT, 1h, 100 bars from 2021-11-17T01:00Z
@@ -138,6 +139,18 @@ def test_freqtrade_feather_and_json_infer_symbol_and_timeframe(tmp_path: Path) -
     assert set(got.column("timeframe").to_pylist()) == {"5m"}
 
 
+def test_freqtrade_trades_files_beside_the_candles_are_not_candles(tmp_path: Path) -> None:
+    """``freqtrade download-data --dl-trades`` keeps ``<PAIR>-trades.feather`` next to the pair's candle files."""
+    spot = _real(SPOT)
+    rows = [[t, *r] for t, r in zip(_ms(spot), spot[OHLCV].itertuples(index=False), strict=True)]
+    (tmp_path / "XRP_ETH-5m.json").write_text(json.dumps([list(map(float, r)) for r in rows]))
+    trades = pd.DataFrame({"timestamp": _ms(spot)[:3], "id": ["1", "2", "3"], "type": None, "side": "buy",
+                           "price": 0.01, "amount": 1.0, "cost": 0.01})  # fmt: skip
+    feather.write_feather(trades, str(tmp_path / "XRP_ETH-trades.feather"))
+    for timeframe in (None, "5m"):
+        _assert_rows(_fetch(FileSource(path=tmp_path, timeframe=timeframe), "XRP/ETH"), spot)
+
+
 def test_generic_parquet_with_epoch_seconds(tmp_path: Path) -> None:
     want = _real(SPOT)
     frame = want[OHLCV].assign(timestamp=[t // 1000 for t in _ms(want)])
@@ -202,3 +215,57 @@ def test_malformed_file_names_file_and_problem(tmp_path: Path, name: str, conten
     with pytest.raises(SourceError, match=problem) as info:
         _fetch(FileSource(path=path, symbol="BAD/USDT", timeframe="1m"), "BAD/USDT", exchange="binance")
     assert str(path) in str(info.value)
+
+
+def test_one_bad_time_among_epochs_is_one_bad_row_not_a_bad_file(tmp_path: Path) -> None:
+    """A corrupt open_time in a Binance dump (first rows included) leaves that row timeless, not the whole file."""
+    want = _real().iloc[:6]
+    rows = _binance_rows(want)
+    rows[2][0] = "garbage"
+    path = tmp_path / "XRPUSDT-1h-2021-11.csv"
+    pd.DataFrame(rows).to_csv(path, index=False, header=False)
+    got = _fetch(FileSource(path=path, symbol={"XRPUSDT": "XRP/USDT:USDT"}), "XRP/USDT:USDT")
+    assert got.num_rows == 6  # the bad row is served (to be quarantined), nothing dropped
+    times = got.column("timestamp").to_pylist()
+    assert times[2] is None
+    assert times[:2] + times[3:] == [t.to_pydatetime() for t in want["ts"].drop(want.index[2])]
+    mixed = to_utc_timestamps(pd.Series(["garbage", "1704067200000", "2024-01-01T00:01:00Z"]))
+    assert pd.isna(mixed.iloc[0]) and mixed.iloc[1] == pd.Timestamp("2024-01-01T00:00:00Z")
+    assert mixed.iloc[2] == pd.Timestamp("2024-01-01T00:01:00Z")
+
+
+def test_a_row_with_no_time_is_served_by_one_window_only(tmp_path: Path) -> None:
+    """A timeless row goes with the window of the row before it: an ingest in chunks quarantines it once."""
+    want = _real().iloc[:72]
+    frame = want[["timestamp_utc", *OHLCV]].copy()
+    frame.loc[frame.index[30], "timestamp_utc"] = "2021-13-45T99:00:00Z"
+    frame.loc[frame.index[0], "timestamp_utc"] = "not a time"  # none before it: goes with the row after it
+    path = tmp_path / "candles.csv"
+    frame.to_csv(path, index=False)
+    source = FileSource(path=path, symbol="XRP/USDT:USDT", timeframe="1h")
+    start = want["ts"].iloc[0].to_pydatetime().replace(hour=0)
+    days = [
+        _fetch(source, "XRP/USDT:USDT", (start + timedelta(days=i), start + timedelta(days=i + 1))) for i in range(4)
+    ]
+    assert sum(t.num_rows for t in days) == 72
+    timeless = [t.column("timestamp").null_count for t in days]
+    before = want["ts"].iloc[29].to_pydatetime()  # the 30th row's window holds the bad 31st
+    assert timeless[(before - start) // timedelta(days=1)] >= 1 and sum(timeless) == 2
+    assert days[0].column("timestamp").null_count >= 1  # the first row, with the first timed row's window
+
+
+def test_a_configured_timeframe_does_not_relabel_bars_of_another_spacing(tmp_path: Path) -> None:
+    """Hourly bars in a file whose name says nothing, read with ``timeframe="1m"``, stay 1h (and are quarantined)."""
+    path = tmp_path / "candles.csv"
+    _real()[["timestamp_utc", *OHLCV]].to_csv(path, index=False)
+    got = _fetch(FileSource(path=path, symbol="XRP/USDT:USDT", timeframe="1m"), "XRP/USDT:USDT")
+    assert got.num_rows == 100 and set(got.column("timeframe").to_pylist()) == {"1h"}
+    window = ALL_TIME
+    result = validate("candles", got, exchange="binance", symbol="XRP/USDT:USDT", start=window[0], end=window[1],
+                      config=ValidationConfig(timeframe="1m"))  # fmt: skip
+    assert result.good.num_rows == 0 and result.rejected.num_rows == 100
+    assert set(result.rejected.column("reason").to_pylist()) == {"timeframe_mismatch"}
+    sparse = _real().iloc[[0, 1, 3, 6, 10, 11, 15]]  # 1h bars with gaps: the most common spacing is not 1h
+    sparse[["timestamp_utc", *OHLCV]].to_csv(path, index=False)
+    got = _fetch(FileSource(path=path, symbol="XRP/USDT:USDT", timeframe="1h"), "XRP/USDT:USDT")
+    assert set(got.column("timeframe").to_pylist()) == {"1h"}  # some bars 1h apart: the config stands

@@ -92,6 +92,24 @@ def test_cli_config_maps_aliases_and_resume() -> None:
     )  # both, or all quarantined
 
 
+def test_cli_config_of_the_file_source() -> None:
+    """``--path`` feeds the file source: each symbol found by its Binance token, the timeframe picks the files."""
+    end = START + timedelta(days=1)
+    cfg = build_config("binance", "BTC/USDT:USDT,ETH/USDT:USDT", "candles", START, end, source="file",
+                       path="/data/klines", timeframe="5m")  # fmt: skip
+    assert cfg.source == "file" and cfg.validation.timeframe == "5m"
+    assert cfg.source_config == {
+        "path": "/data/klines", "timeframe": "5m", "symbol": {"BTCUSDT": "BTC/USDT:USDT", "ETHUSDT": "ETH/USDT:USDT"}
+    }  # fmt: skip
+    assert build_config("binance", "BTC/USDT:USDT", "candles", START, end, path="/data/klines").source == "file"
+    with pytest.raises(ValueError, match="needs --path"):
+        build_config("binance", "BTC/USDT:USDT", "candles", START, end, source="file")
+    with pytest.raises(ValueError, match="--base-url"):
+        build_config("binance", "BTC/USDT:USDT", "candles", START, end, path="/data", base_url="http://x")
+    with pytest.raises(ValueError, match="--path"):
+        build_config("binance", "BTC/USDT:USDT", "candles", START, end, source="synthetic", path="/data")
+
+
 def _cli(brain_uri: str, days: int, env: dict[str, str]) -> subprocess.Popen:
     end = (START + timedelta(days=days)).date().isoformat()
     args = [sys.executable, "-m", "huracan_ray.cli_ingest", "--exchange", "binance", "--symbols", SYMBOL,

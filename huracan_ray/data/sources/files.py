@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from huracan_ray.brain.tables import TS
 from huracan_ray.data.sources.base import BaseSource, DataKind, SourceError, register_source
+from huracan_ray.data.timeframes import parse_timeframe
 
 __all__ = ["CandleFile", "FileSource", "infer_symbol", "parse_file_name", "read_candle_file", "to_utc_timestamps"]
 
@@ -53,8 +54,9 @@ BINANCE_COLUMNS = (
     "ignore",
 )
 SUFFIXES = (".csv", ".csv.gz", ".zip", ".parquet", ".pq", ".feather", ".arrow", ".json")
-NON_TRADE_CANDLES = frozenset({"mark", "index", "premiumindex", "funding_rate"})
-"""freqtrade candle types that are not the instrument's traded price: never served as candles."""
+NON_TRADE_CANDLES = frozenset({"mark", "index", "premiumindex", "funding_rate", "trades"})
+"""freqtrade candle types that are not the instrument's traded price, and its tick-trade files
+(``XRP_ETH-trades.feather``, next to the candles of the pair): never served as candles."""
 
 _TF = r"\d+[smhdwM]"
 _BINANCE_NAME = re.compile(rf"^(?P<token>[A-Z0-9]+)-(?P<tf>{_TF})-\d{{4}}-\d{{2}}(?:-\d{{2}})?$")
@@ -115,11 +117,21 @@ def to_utc_timestamps(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.to_datetime(values, utc=True)
     elif pd.api.types.is_numeric_dtype(values) or _looks_numeric(values):
-        micros = _epoch_to_us(values)
-        parsed = pd.to_datetime(micros, unit="us", utc=True, errors="coerce")
+        parsed = _from_epoch(values)
     else:
-        parsed = pd.to_datetime(values.astype("string"), utc=True, errors="coerce", format="ISO8601")
+        parsed = _from_iso(values)
+        if parsed.isna().any():  # epochs with a bad value among the first: each value read as what it is
+            numbers = pd.to_numeric(values, errors="coerce")
+            parsed = parsed.where(parsed.notna() | numbers.isna(), _from_epoch(numbers))
     return parsed.dt.as_unit("us")
+
+
+def _from_epoch(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(_epoch_to_us(values), unit="us", utc=True, errors="coerce")
+
+
+def _from_iso(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values.astype("string"), utc=True, errors="coerce", format="ISO8601")
 
 
 def _looks_numeric(values: pd.Series) -> bool:
@@ -228,10 +240,15 @@ def _format_timeframe(seconds: float) -> str | None:
     return None
 
 
+def _spacings(timestamps: pd.Series) -> pd.Series:
+    """Return the positive spacings (s) between consecutive distinct ``timestamps``."""
+    diffs = timestamps.dropna().sort_values().diff().dt.total_seconds()
+    return diffs[diffs > 0]
+
+
 def infer_timeframe(timestamps: pd.Series) -> str | None:
     """Return the most common spacing of ``timestamps`` as a timeframe (``5m``), or None when there is none."""
-    diffs = timestamps.dropna().sort_values().diff().dt.total_seconds()
-    diffs = diffs[diffs > 0]
+    diffs = _spacings(timestamps)
     return None if diffs.empty else _format_timeframe(float(diffs.mode().iloc[0]))
 
 
@@ -297,7 +314,7 @@ class FileSource(BaseSource):
 
     def _describe(self, path: Path) -> CandleFile:
         token, timeframe, candle_type = parse_file_name(path)
-        return CandleFile(path, self._symbol_for(path, token), timeframe or self.timeframe, candle_type)
+        return CandleFile(path, self._symbol_for(path, token), timeframe, candle_type)
 
     def _symbol_for(self, path: Path, token: str | None) -> str | None:
         if isinstance(self.symbol, str):
@@ -323,8 +340,8 @@ class FileSource(BaseSource):
         """Return the trade-candle files of ``symbol`` (one timeframe), or raise a SourceError saying what was found."""
         described = self.files()
         chosen = [f for f in described if f.symbol == symbol and f.is_trade_candles]
-        if self.timeframe is not None:
-            chosen = [f for f in chosen if f.timeframe == self.timeframe]
+        if self.timeframe is not None:  # a file whose name does not tell is judged on its data (see `_rows`)
+            chosen = [f for f in chosen if f.timeframe in (self.timeframe, None)]
         if not chosen:
             known = sorted({f.symbol for f in described if f.symbol})
             unknown = [f.path.name for f in described if f.symbol is None]
@@ -351,7 +368,7 @@ class FileSource(BaseSource):
 
     def _rows(self, file: CandleFile, start: datetime, end: datetime, exchange: str) -> pa.Table:
         loaded = self._load(file.path)
-        timeframe = file.timeframe or loaded.timeframe
+        timeframe = file.timeframe or loaded.timeframe_for(self.timeframe)
         if timeframe is None:
             raise SourceError(f"file source: cannot tell the timeframe of {file.path}; set `timeframe`")
         inside = loaded.window(start, end)
@@ -375,28 +392,63 @@ def _constant(value: str, n: int) -> pa.Array:
 class _Loaded:
     """One file's candles as Arrow, with what every window of it needs computed once."""
 
-    def __init__(self, table: pa.Table, timeframe: str | None) -> None:
+    def __init__(self, table: pa.Table, timeframe: str | None, spacings_s: frozenset[float] = frozenset()) -> None:
         self.table = table
         self.timeframe = timeframe
-        ts = table.column("timestamp")
-        self._us = np.asarray(pc.cast(ts, pa.int64()).fill_null(0)) if ts.null_count == 0 else None
-        self._sorted = self._us is not None and bool(np.all(np.diff(self._us) >= 0))
+        self.spacings_s = spacings_s
+        self._us = _placed_us(table.column("timestamp"))
+        self._sorted = bool(np.all(np.diff(self._us) >= 0))
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> _Loaded:
         table = pa.table(
             {"timestamp": pa.array(frame["timestamp"], type=TS), **{c: pa.array(frame[c], pa.float64()) for c in OHLCV}}
         )
-        return cls(table, infer_timeframe(frame["timestamp"]))
+        return cls(table, infer_timeframe(frame["timestamp"]), frozenset(_spacings(frame["timestamp"]).unique()))
+
+    def timeframe_for(self, configured: str | None) -> str | None:
+        """Return the timeframe of these candles: ``configured`` unless the data contradicts it.
+
+        ``configured`` stands when some pair of consecutive bars is that far apart (sparse bars of that
+        timeframe) or the data has no spacing; else the most common spacing does (hourly bars read with
+        ``timeframe="1m"`` stay ``1h``, and validation quarantines them as of another timeframe).
+        """
+        if configured is None:
+            return self.timeframe
+        try:
+            seconds = parse_timeframe(configured).total_seconds()
+        except ValueError as exc:
+            raise SourceError(f"file source: {exc}") from exc
+        if not self.spacings_s or seconds in self.spacings_s:
+            return configured
+        return self.timeframe or configured
 
     def window(self, start: datetime, end: datetime) -> pa.Table:
-        """Return the rows with ``start <= timestamp < end`` in file order (rows with no time too)."""
-        if self._sorted and self._us is not None:
-            lo, hi = np.searchsorted(self._us, [_epoch_us(start), _epoch_us(end)], side="left")
-            return self.table.slice(int(lo), int(hi - lo))
-        ts = self.table.column("timestamp")
-        keep = pc.and_(pc.greater_equal(ts, pa.scalar(start, TS)), pc.less(ts, pa.scalar(end, TS)))
-        return self.table.filter(pc.fill_null(keep, True))
+        """Return the rows with ``start <= timestamp < end`` in file order.
+
+        A row with no time is served with the window of the timed row before it in the file (the
+        first timed row after it when none is before), so that each row is served by one window
+        only, whatever windows an ingest asks for: validation quarantines it once.
+        """
+        lo, hi = _epoch_us(start), _epoch_us(end)
+        if self._sorted:
+            first, stop = np.searchsorted(self._us, [lo, hi], side="left")
+            return self.table.slice(int(first), int(stop - first))
+        return self.table.filter(pa.array((self._us >= lo) & (self._us < hi)))
+
+
+def _placed_us(timestamps: pa.ChunkedArray) -> np.ndarray:
+    """Return each row's time in µs, a row with no time placed at the time of the nearest timed row before it."""
+    ts = pc.cast(timestamps, pa.int64())
+    us = np.asarray(ts.fill_null(0).to_numpy(), dtype=np.int64)
+    if ts.null_count == 0:
+        return us
+    timed = np.asarray(ts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    if not timed.any():
+        return us
+    rows = np.arange(us.size)
+    before = np.maximum.accumulate(np.where(timed, rows, -1))
+    return us[np.where(before >= 0, before, np.flatnonzero(timed)[0])]
 
 
 def _epoch_us(value: datetime) -> int:
