@@ -94,15 +94,25 @@ def run_app(app: typer.Typer) -> NoReturn:
     run_main(lambda: _run_click(app))
 
 
+def _vendored(public: type, name: str) -> tuple[type, ...]:
+    """Return click's class ``name`` and typer's own copy of it (typer >= 0.20 vendors click as ``typer._click``)."""
+    return tuple({getattr(click.exceptions, name), *(c for c in public.__mro__ if c.__name__ == name)})
+
+
+_EXITS = _vendored(typer.Exit, "Exit")
+_ABORTS = _vendored(typer.Abort, "Abort")
+_USAGE = _vendored(typer.BadParameter, "ClickException")
+
+
 def _run_click(app: typer.Typer) -> int:
     try:
         app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except _EXITS as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except _ABORTS:
         print("huracan: aborted", file=sys.stderr)
         return 130
-    except click.ClickException as exc:
-        exc.show()
+    except _USAGE as exc:  # a bad option or command: one line naming it (click's "Invalid value for '--start'")
+        print(f"huracan: error: {exc.format_message()}", file=sys.stderr)
         return exc.exit_code
     return 0

@@ -215,13 +215,14 @@ def _results(units: list[IngestUnit], config: IngestConfig, quiet: bool) -> Iter
     import ray.data
 
     per = config.units_per_task or max(1, -(-len(units) // (config.workers * _TASKS_PER_WORKER)))
-    ds = ray.data.from_items([u.to_item() for u in units], override_num_blocks=-(-len(units) // per))
+    blocks = -(-len(units) // per)
+    ds = ray.data.from_items([u.to_item() for u in units], override_num_blocks=blocks)
     ds = ds.map_batches(
         _fetch_block,
         fn_kwargs=dict(zip(("spec", "key"), _worker_spec(config), strict=True)),
         batch_size=per,
         batch_format="pyarrow",
-        compute=ray.data.TaskPoolStrategy(size=config.workers),
+        compute=ray.data.TaskPoolStrategy(size=max(1, min(config.workers, blocks))),  # no idle slots (Ray warns)
         num_cpus=config.worker_cpus,
     )
     if quiet:

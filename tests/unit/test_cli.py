@@ -79,6 +79,36 @@ def test_errors_are_one_clear_line_and_a_nonzero_exit(filled_brain: str, args: t
     assert len([line for line in out.stderr.splitlines() if line.strip()]) <= 6  # click's usage box at most
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            (
+                "ingest",
+                "--exchange",
+                "binance",
+                "--symbols",
+                "BTC/USDT:USDT",
+                "--start",
+                "2026-13-01",
+                "--end",
+                "2026-02-01",
+            ),
+            "huracan: error: Invalid value for '--start': Input should be a valid datetime or date, month value is "
+            "outside expected range of 1-12",
+        ),
+        (("ingest", "--exchange", "binance"), "huracan: error: Missing option '--symbols'."),
+        (("nosuch",), "huracan: error: No such command 'nosuch'."),
+    ],
+)
+def test_a_usage_error_names_the_option_in_one_line_and_exits_2(
+    tmp_path: Path, args: tuple[str, ...], line: str
+) -> None:
+    out = run_cli(*args, brain_uri=(tmp_path / "brain").as_uri())
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [line]
+
+
 def test_a_bad_brain_uri_is_one_line(tmp_path: Path) -> None:
     out = run_cli("brain", "tables", brain_uri="gs://nope")
     assert out.returncode == 1
