@@ -84,9 +84,12 @@ def load_registered(brain: Brain, manifest: dict, workdir: str) -> tuple[Candida
 
 
 def registered_mechanic(manifest: dict) -> MechanicConfig:
-    """Return the Mechanic config a registered model was trained with (exchange, horizon, regimes, features)."""
+    """Return the Mechanic config a registered model was trained with (exchange, timeframe, horizon, regimes,
+    features); manifests written before the timeframe was recorded are 1m.
+    """
     return MechanicConfig(
         exchange=manifest["exchange"],
+        timeframe=manifest.get("timeframe", "1m"),
         horizon=manifest["horizon"],
         regime_window=manifest["regimes"]["window"],
         features=tuple(manifest["feature_names"]),

@@ -207,6 +207,7 @@ def build_manifest(
         "regimes": ds.regimes.model_dump(),
         "horizon": horizon,
         "exchange": exchange,
+        "timeframe": ds.timeframe,
         "signal": signal,
         "min_bars": min_bars,
         "table_versions": ds.table_versions,

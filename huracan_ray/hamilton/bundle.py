@@ -31,13 +31,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from huracan_ray.brain import Brain
 from huracan_ray.engine.models import BaseModel as ZooModel
 from huracan_ray.engine.models import load_model
 from huracan_ray.engine.registry import REGIME_APPROVED
 from huracan_ray.mechanic.features import FEATURES, max_lookback
+from huracan_ray.mechanic.frame import timeframe_us
 from huracan_ray.mechanic.regime import RegimeThresholds
 from huracan_ray.mechanic.scaling import ZScoreScaler
 from huracan_ray.mechanic.weights import CascadeRule
@@ -114,6 +115,7 @@ class ModelManifest(_Manifest):
     regimes: RegimeThresholds
     horizon: int = Field(ge=1)
     exchange: str
+    timeframe: str = "1m"  # the bars the model was trained on (manifests before it was recorded: 1m)
     signal: SignalSpec
     min_bars: int = Field(ge=1)
     table_versions: dict[str, int | None] = Field(default_factory=dict)
@@ -121,6 +123,12 @@ class ModelManifest(_Manifest):
     regime: str | None = None  # a per-regime variant's regime ("normal", "cascade"); None for a main model
     regime_rule: CascadeRule | None = None  # what labelled the variant's training rows
     derived_from: str | None = None  # the main model a variant was derived from
+
+    @field_validator("timeframe")
+    @classmethod
+    def _check_timeframe(cls, timeframe: str) -> str:
+        timeframe_us(timeframe)  # a timeframe the Mechanic builds frames of, or a ValueError
+        return timeframe
 
     @model_validator(mode="after")
     def _check_scaler(self) -> ModelManifest:

@@ -45,7 +45,7 @@ from huracan_ray.hamilton.regime import MarketState, read_market
 from huracan_ray.hamilton.risk import RiskContext, RiskLimits
 from huracan_ray.hamilton.router import Route, route
 from huracan_ray.mechanic.features import FEATURES, compute_features
-from huracan_ray.mechanic.frame import MarketFrame
+from huracan_ray.mechanic.frame import MarketFrame, timeframe_us
 
 __all__ = [
     "ASOF_COLUMNS",
@@ -136,9 +136,16 @@ class Bars:
         """Return the last ``n`` bars."""
         return Bars(self.timestamp_us[-n:], {k: v[-n:] for k, v in self.columns.items()})
 
-    def frame(self, symbol: str, exchange: str) -> MarketFrame:
-        """Return the bars as the mechanic's :class:`MarketFrame` (what features are computed on)."""
-        return MarketFrame(symbol, exchange, self.timestamp_us, dict(self.columns))
+    def frame(self, symbol: str, exchange: str, timeframe: str = "1m") -> MarketFrame:
+        """Return the bars as the mechanic's :class:`MarketFrame` of ``timeframe`` (what features are computed on).
+
+        Bars spaced closer than ``timeframe`` are refused: a model's features are computed on bars of the
+        timeframe it was trained on (gaps, spacings wider than it, are allowed as in training).
+        """
+        bar_us = timeframe_us(timeframe)
+        if len(self) > 1 and int(np.diff(self.timestamp_us).min()) < bar_us:
+            raise DecisionError(f"bars are spaced closer than the model's {timeframe} timeframe: send {timeframe} bars")
+        return MarketFrame(symbol, exchange, self.timestamp_us, dict(self.columns), bar_us)
 
 
 @dataclass(frozen=True)
@@ -242,7 +249,7 @@ def _missing_inputs(entry: ModelEntry, last_row: np.ndarray) -> MissingInputsErr
 
 def predict_last(entry: ModelEntry, bars: Bars, symbol: str) -> float:
     """Return ``entry``'s prediction for the last bar, computing its features as in training."""
-    frame = bars.tail(entry.min_bars).frame(symbol, entry.manifest.exchange)
+    frame = bars.tail(entry.min_bars).frame(symbol, entry.manifest.exchange, entry.manifest.timeframe)
     raw, _ = compute_features(frame, entry.feature_names)
     valid = np.isfinite(raw).all(axis=1)
     if not valid[-1]:

@@ -58,6 +58,7 @@ class SymbolDataset:
     train_weight: np.ndarray | None = None  # per train row: up-weights high-liquidation periods (mean 1)
     cascade: np.ndarray | None = None  # per row: 1 in a liquidation-cascade regime, else 0 (causal)
     cascade_rule: CascadeRule = field(default_factory=CascadeRule)  # the rule that labelled ``cascade``
+    timeframe: str = "1m"  # the candles' timeframe the rows are bars of (serving must send bars of it)
 
     def sample_weight(self, rows: range) -> np.ndarray | None:
         """Return the training weights of ``rows`` (which must lie in the train window)."""
@@ -102,6 +103,7 @@ def load_frame(
         liquidations=brain.read("liquidations", symbol=symbol, version=versions.get("liquidations")),
         sentiment=read("sentiment_scores"),
         other_funding=_other_venues(funding, config.exchange),
+        timeframe=config.timeframe,
     )
 
 
@@ -162,4 +164,5 @@ def prepare_dataset(
         train_weight=liquidation_sample_weights(frame, rows=rows[train.start : train.stop]),
         cascade=config.cascade.labels(frame["liq_count"])[rows],
         cascade_rule=config.cascade,
+        timeframe=config.timeframe,
     )

@@ -1,23 +1,55 @@
 """Align every market source on one symbol's candle clock, causally.
 
-A row ``t`` is the 1-minute bar that opens at ``timestamp[t]``; a value joins row ``t`` only if it
-was published at or before ``timestamp[t]`` floored to the bar (funding, open interest and
-sentiment are carried forward from their own publication time, never backward), and
-liquidations are bucketed into the bar they happened in. Nothing after ``t`` can reach row ``t``.
+A row ``t`` is the bar of the candles' timeframe (``1m``, ``5m``, ``1h``, ``1d``: ``bar_us`` wide) that
+opens at ``timestamp[t]``; a value joins row ``t`` only if it was published at or before
+``timestamp[t]`` floored to the minute (funding, open interest and sentiment are carried forward from
+their own publication time, never backward; bar opens are whole minutes, so on every timeframe this is
+the bar open itself), and each liquidation is bucketed into the bar that contains it
+(``open <= ts < open + bar_us``). Nothing after ``t`` can reach row ``t``. A liquidation inside a
+missing bar (a gap in the candles) is never moved to another bar: it is counted in
+``MarketFrame.dropped_liquidations`` and logged.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["MarketFrame", "asof_join", "bucket_liquidations", "build_frame", "venue_mean"]
+from huracan_ray.data.timeframes import parse_timeframe
+
+__all__ = [
+    "LiquidationBuckets",
+    "MarketFrame",
+    "asof_join",
+    "bucket_liquidations",
+    "build_frame",
+    "minutes_to_bars",
+    "timeframe_us",
+    "venue_mean",
+]
+
+log = logging.getLogger(__name__)
 
 _MINUTE_US = 60_000_000
+
+
+def timeframe_us(timeframe: str) -> int:
+    """Return the width in µs of a ccxt-style timeframe; the Mechanic refuses bars under one minute."""
+    width = parse_timeframe(timeframe) // timedelta(microseconds=1)
+    if width < _MINUTE_US:
+        raise ValueError(f"timeframe {timeframe!r} is under one minute: the Mechanic works on bars of 1m or more")
+    return width
+
+
+def minutes_to_bars(minutes: int, bar_us: int) -> int:
+    """Return the fewest whole bars covering ``minutes`` (ceil, at least 1): ``minutes`` itself on 1m bars."""
+    return max(1, -(-minutes * _MINUTE_US // bar_us))
 
 
 @dataclass(frozen=True)
@@ -28,6 +60,8 @@ class MarketFrame:
     exchange: str
     timestamp_us: np.ndarray  # int64 µs since the epoch, bar open
     columns: Mapping[str, np.ndarray]
+    bar_us: int = _MINUTE_US  # the bar width (the candles' timeframe): features defined in minutes read it
+    dropped_liquidations: int = field(default=0, compare=False)  # liquidations in missing bars (candle gaps)
 
     def __len__(self) -> int:
         return len(self.timestamp_us)
@@ -38,7 +72,7 @@ class MarketFrame:
     def slice(self, start: int, stop: int) -> MarketFrame:
         """Return rows ``start:stop``."""
         cols = {k: v[start:stop] for k, v in self.columns.items()}
-        return MarketFrame(self.symbol, self.exchange, self.timestamp_us[start:stop], cols)
+        return MarketFrame(self.symbol, self.exchange, self.timestamp_us[start:stop], cols, self.bar_us)
 
 
 def _us(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -56,22 +90,36 @@ def asof_join(clock_us: np.ndarray, obs_us: np.ndarray, values: np.ndarray) -> n
     return out
 
 
-def bucket_liquidations(clock_us: np.ndarray, liquidations: pa.Table) -> dict[str, np.ndarray]:
-    """Sum liquidations into the bar they happened in: long/short USD and event counts per bar."""
+@dataclass(frozen=True)
+class LiquidationBuckets:
+    """Liquidations summed per bar, and how many had no bar to go to."""
+
+    columns: dict[str, np.ndarray]  # liq_long_usd, liq_short_usd, liq_count per bar
+    dropped: int = 0  # inside the clock's span but in a missing bar (a candle gap): not moved, not counted
+    outside: int = 0  # before the first bar or after the last one closed (the tables need not be trimmed)
+
+
+def bucket_liquidations(clock_us: np.ndarray, liquidations: pa.Table, bar_us: int = _MINUTE_US) -> LiquidationBuckets:
+    """Sum liquidations into the bar that contains them (``open <= ts < open + bar_us``), never an earlier one.
+
+    ``clock_us`` holds the sorted bar opens. A liquidation whose bar is missing from the clock is dropped
+    and counted (``dropped`` inside the clock's span, ``outside`` beyond it), never moved to another bar.
+    """
     n = len(clock_us)
     out = {name: np.zeros(n) for name in ("liq_long_usd", "liq_short_usd", "liq_count")}
     if liquidations.num_rows == 0 or n == 0:
-        return out
+        return LiquidationBuckets(out, 0, liquidations.num_rows)
     ts = _us(liquidations.column("timestamp"))
-    bar = (ts // _MINUTE_US) * _MINUTE_US
-    pos = np.searchsorted(clock_us, bar)
-    hit = (pos < n) & (clock_us[np.minimum(pos, n - 1)] == bar)
+    pos = np.searchsorted(clock_us, ts, side="right") - 1  # the last bar opening at or before ts
+    inside = pos >= 0
+    hit = inside & (ts < clock_us[np.maximum(pos, 0)] + bar_us)
+    span = (ts >= clock_us[0]) & (ts < clock_us[-1] + bar_us)
     size = liquidations.column("size_usd").to_numpy(zero_copy_only=False)
     is_long = pc.equal(liquidations.column("side"), "long").to_numpy(zero_copy_only=False)
     np.add.at(out["liq_long_usd"], pos[hit & is_long], size[hit & is_long])
     np.add.at(out["liq_short_usd"], pos[hit & ~is_long], size[hit & ~is_long])
     np.add.at(out["liq_count"], pos[hit], 1.0)
-    return out
+    return LiquidationBuckets(out, int((span & ~hit).sum()), int((~span).sum()))
 
 
 def venue_mean(clock_us: np.ndarray, tables: list[pa.Table], column: str) -> np.ndarray:
@@ -107,17 +155,24 @@ def build_frame(
     liquidations: pa.Table | None = None,
     sentiment: pa.Table | None = None,
     other_funding: list[pa.Table] | None = None,
+    timeframe: str | None = None,
 ) -> MarketFrame:
     """Return the aligned frame of ``symbol`` on ``exchange``'s candle clock.
 
     Each table is filtered to the symbol (and exchange where it has one) by the caller or here;
     the candles must be one series (one exchange, one timeframe); they are sorted by time.
+    ``timeframe`` is the candles' (it sets the bar width liquidations are bucketed by); None reads it
+    from the candles' ``timeframe`` column, ``1m`` without one.
     ``other_funding`` holds other venues' funding for the same symbol, one table per venue: each is
     as-of joined like ``funding`` and ``funding_rate_others`` is their mean (NaN where none is known yet).
     """
     candles = candles.sort_by("timestamp")
+    bar_us = timeframe_us(_timeframe(candles, timeframe))
     clock = _us(candles.column("timestamp"))
     cols = _candle_columns(candles)
+    # As-of joins see values published at or before the bar open, on every timeframe (the minute floor
+    # is a no-op for bar opens on whole minutes, as every timeframe of 1m or more has; flooring to the
+    # bar width instead would misplace bars not aligned on the epoch, e.g. Monday-open weekly candles).
     floor = (clock // _MINUTE_US) * _MINUTE_US
     sources = (
         ("funding_rate", funding, "funding_rate"),
@@ -139,5 +194,21 @@ def build_frame(
             "side": pa.array([], pa.string()),
         }
     )
-    cols.update(bucket_liquidations(clock, liquidations if liquidations is not None else empty))
-    return MarketFrame(symbol, exchange, clock, cols)
+    buckets = bucket_liquidations(clock, liquidations if liquidations is not None else empty, bar_us=bar_us)
+    cols.update(buckets.columns)
+    if buckets.dropped:
+        log.warning(
+            "%s on %s: %d liquidations fall in missing %s bars (candle gaps) and are left out",
+            symbol, exchange, buckets.dropped, _timeframe(candles, timeframe),
+        )  # fmt: skip
+    return MarketFrame(symbol, exchange, clock, cols, bar_us, buckets.dropped)
+
+
+def _timeframe(candles: pa.Table, timeframe: str | None) -> str:
+    """Return the candles' timeframe: ``timeframe``, else their ``timeframe`` column's one value, else ``1m``."""
+    if "timeframe" not in candles.column_names or candles.num_rows == 0:
+        return timeframe or "1m"
+    labels = pc.unique(candles.column("timeframe")).to_pylist()
+    if len(labels) > 1 or (timeframe is not None and labels != [timeframe]):
+        raise ValueError(f"candles of timeframes {labels} are not one {timeframe or labels[0]} series")
+    return labels[0]

@@ -61,6 +61,10 @@ def liquidation_sample_weights(
 class CascadeRule(FrozenConfig):
     """When a bar is in the cascade regime: ``min_events`` liquidations within ``window`` bars, seen in the
     last ``hold`` bars. Causal: the label of bar ``t`` uses bars ``<= t`` only.
+
+    ``window`` and ``hold`` count bars of the dataset's timeframe, not minutes (the defaults are 5 and 30
+    minutes on 1m bars; on 5m they span 25 minutes and 2.5 hours): set them per timeframe
+    (``MechanicConfig.cascade``). Each variant's manifest records the rule, so serving applies the same bars.
     """
 
     window: int = Field(CASCADE_WINDOW, ge=1)

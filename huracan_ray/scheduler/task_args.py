@@ -66,6 +66,8 @@ class TrainArgs(FrozenConfig):
 
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     exchange: str = "binance"
+    timeframe: str = "1m"
+    """The candles the models train on: the ingest job's timeframe."""
     models: tuple[str, ...] = ("xgboost", "lstm")
     samples: int = Field(default=2, ge=1, description="trials per (symbol, model type)")
     top_n_features: int | None = Field(default=20, ge=1)
@@ -93,6 +95,7 @@ class RescaleArgs(FrozenConfig):
 
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     exchange: str = "binance"
+    timeframe: str = "1m"
     period_days: float = Field(default=7.0, gt=0)
 
 

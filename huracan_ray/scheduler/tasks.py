@@ -85,7 +85,8 @@ def _train(ctx: TaskContext, args: TrainArgs) -> dict[str, Any]:
 
     engine = EngineConfig(model_types=args.models, samples_per_model=args.samples,
                           top_n_features=args.top_n_features, storage_path=args.storage_path)  # fmt: skip
-    outcome = stages.train(ctx.brain, list(args.symbols), MechanicConfig(exchange=args.exchange), engine)
+    mechanic = MechanicConfig(exchange=args.exchange, timeframe=args.timeframe)
+    outcome = stages.train(ctx.brain, list(args.symbols), mechanic, engine)
     registered = {s: [m.model_id for m in models] for s, models in outcome.engine.registered.items()}
     return {"registered": registered, "failed_symbols": outcome.failed_symbols}
 
@@ -117,9 +118,10 @@ def _rescale(ctx: TaskContext, args: RescaleArgs) -> dict[str, Any]:
     from huracan_ray.mechanic.dataset import MechanicConfig
     from huracan_ray.mechanic.schedule import weekly_maintenance
 
+    mechanic = MechanicConfig(exchange=args.exchange, timeframe=args.timeframe)
     outcomes = weekly_maintenance(
-        ctx.brain, list(args.symbols), ctx.slot, mechanic_config=MechanicConfig(exchange=args.exchange),
-        notifiers=ctx.notifiers, period=timedelta(days=args.period_days),
+        ctx.brain, list(args.symbols), ctx.slot, mechanic_config=mechanic, notifiers=ctx.notifiers,
+        period=timedelta(days=args.period_days),
     )  # fmt: skip
     return {s: {"refit": None if o.refit is None else o.refit.version, "drifted": list(o.drifted)}
             for s, o in outcomes.items()}  # fmt: skip

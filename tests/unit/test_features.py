@@ -18,8 +18,14 @@ from huracan_ray.mechanic.features import (
     available_features,
     compute_features,
 )
-from huracan_ray.mechanic.features.liquidations import POST_LIQ_BARS, large_liquidation
-from huracan_ray.mechanic.frame import MarketFrame
+from huracan_ray.mechanic.features.liquidations import (
+    CASCADE_MIN_EVENTS,
+    CASCADE_WINDOW,
+    POST_LIQ_BARS,
+    cascade_flags,
+    large_liquidation,
+)
+from huracan_ray.mechanic.frame import MarketFrame, minutes_to_bars
 from huracan_ray.mechanic.labels import LABELS, forward_log_return, forward_return_sign, forward_volatility
 from huracan_ray.mechanic.weights import CascadeRule, cascade_regime, liquidation_sample_weights
 from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
@@ -243,6 +249,45 @@ def test_post_liquidation_momentum_fires_only_after_large_liquidations(frame: Ma
     assert large[fired - POST_LIQ_BARS].all()
     move = np.log(frame["close"][fired] / frame["close"][fired - POST_LIQ_BARS])
     np.testing.assert_allclose(x[fired], move, rtol=1e-9)
+
+
+_MIN = 60_000_000
+_MINUTE_FEATURES = ("cascade_indicator", f"post_liq_momentum_{POST_LIQ_BARS}")  # the spec's "within/after 5 minutes"
+
+
+@pytest.mark.parametrize(
+    ("minutes", "bar_us", "bars"),
+    [(5, _MIN, 5), (5, 3 * _MIN, 2), (5, 5 * _MIN, 1), (5, 60 * _MIN, 1), (5, 1440 * _MIN, 1), (15, 5 * _MIN, 3)],
+)
+def test_minutes_become_the_fewest_bars_that_cover_them(minutes: int, bar_us: int, bars: int) -> None:
+    assert minutes_to_bars(minutes, bar_us) == bars
+
+
+def test_minute_windows_are_the_fixed_constants_on_1m(frame: MarketFrame) -> None:
+    X, _ = compute_features(frame, list(_MINUTE_FEATURES))
+    want = cascade_flags(frame["liq_count"], CASCADE_WINDOW, CASCADE_MIN_EVENTS)
+    want[: CASCADE_WINDOW - 1] = np.nan
+    np.testing.assert_array_equal(X[:, 0], want)
+    assert np.isnan(X[: POST_LIQ_BARS + 59, 1]).all() and np.isfinite(X[POST_LIQ_BARS + 59 :, 1]).all()
+
+
+def test_minute_windows_span_one_bar_on_5m_and_stay_causal(frame: MarketFrame) -> None:
+    """On 5m bars the cascade window and the post-liquidation move are 1 bar (5 minutes), never beyond ``t``."""
+    five = replace(frame, bar_us=5 * _MIN)  # the same rows read as 5m bars
+    X, _ = compute_features(five, list(_MINUTE_FEATURES))
+    np.testing.assert_array_equal(X[:, 0], (five["liq_count"] >= CASCADE_MIN_EVENTS).astype(float))
+    x = X[:, 1]
+    fired = np.flatnonzero(np.nan_to_num(x) != 0)
+    assert fired.size > 5 and large_liquidation(five)[fired - 1].all()
+    np.testing.assert_allclose(x[fired], np.log(five["close"][fired] / five["close"][fired - 1]), rtol=1e-9)
+    t = len(five) - 7
+    for j, name in enumerate(_MINUTE_FEATURES):  # the registered lookback still suffices, and the future is unread
+        lb = FEATURES[name].lookback
+        tail, _ = compute_features(five.slice(t - lb, t + 1), [name])
+        head, _ = compute_features(five.slice(0, t + 1), [name])
+        assert five.slice(0, 1).bar_us == 5 * _MIN
+        np.testing.assert_array_equal(tail[-1, 0], X[t, j], err_msg=name)
+        np.testing.assert_array_equal(head[:, 0], X[: t + 1, j], err_msg=name)
 
 
 def test_funding_spread_is_zero_when_venues_agree(market: SyntheticMarket, frame: MarketFrame) -> None:

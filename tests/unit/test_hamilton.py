@@ -23,7 +23,14 @@ from huracan_ray.hamilton.api import HamiltonService, create_app
 from huracan_ray.hamilton.broker import BrokerConfig, Order, PaperBroker, apply_trade, trade_id
 from huracan_ray.hamilton.bundle import BundleError, BundleSet, load_bundles
 from huracan_ray.hamilton.client import HamiltonClient, HamiltonError, bars_from_table
-from huracan_ray.hamilton.decision import Bars, MissingInputsError, NotEnoughBarsError, decide
+from huracan_ray.hamilton.decision import (
+    Bars,
+    DecisionError,
+    MissingInputsError,
+    NotEnoughBarsError,
+    decide,
+    predict_last,
+)
 from huracan_ray.hamilton.regime import detect_regime, read_market
 from huracan_ray.hamilton.risk import RiskContext, RiskLimits
 from huracan_ray.hamilton.router import route
@@ -512,6 +519,19 @@ def test_decide_refuses_short_history_and_missing_inputs(bundles: BundleSet) -> 
         _decide(bundles.bundles[ETH], as_bars(bars))
     funded = as_bars({**bars, "funding_rate": np.where(np.arange(150) % 50 == 0, 1e-4, np.nan)})
     assert math.isfinite(_decide(bundles.bundles[ETH], funded).prediction)  # carried forward as published
+
+
+def test_features_are_computed_on_bars_of_the_models_timeframe(bundles: BundleSet) -> None:
+    """Serving reads a request's bars at the timeframe in the manifest (1m when it has none), as training did."""
+    entry = bundles.bundles[BTC].approved
+    assert entry.manifest.timeframe == "1m"  # manifests written before the timeframe was recorded
+    five = dataclasses.replace(entry, manifest=entry.manifest.model_copy(update={"timeframe": "5m"}))
+    bars = make_bars(150, seed=5)
+    with pytest.raises(DecisionError, match="closer than the model's 5m timeframe"):
+        predict_last(five, as_bars(bars), BTC)  # 1m bars to a 5m model
+    spaced = as_bars({**bars, "timestamp": START_MS + 300_000 * np.arange(150, dtype=np.int64)})
+    assert spaced.frame(BTC, "binance", "5m").bar_us == 300_000_000
+    assert predict_last(five, spaced, BTC) == pytest.approx(predict_last(entry, as_bars(bars), BTC), rel=1e-6)
 
 
 def test_a_live_cascade_routes_the_decision_to_the_variant_and_the_trade_records_it(

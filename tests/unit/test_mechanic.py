@@ -191,12 +191,107 @@ def test_the_raw_contract_catches_liquidations_bucketed_a_bar_early(
     """A planted leak in the alignment: each liquidation counted in the bar before the one it happened in."""
     honest = frame_module.bucket_liquidations
 
-    def early(clock_us: np.ndarray, liquidations: pa.Table) -> dict[str, np.ndarray]:
-        return honest(clock_us + 60_000_000, liquidations)
+    def early(
+        clock_us: np.ndarray, liquidations: pa.Table, bar_us: int = 60_000_000
+    ) -> frame_module.LiquidationBuckets:
+        return honest(clock_us + bar_us, liquidations, bar_us)
 
     monkeypatch.setattr(frame_module, "bucket_liquidations", early)
     with pytest.raises(AssertionError, match=r"(liq|cascade)"):
         _assert_raw_causal(_raw(market), _RAW_CUT_ROWS)
+
+
+# -- other timeframes: a 5m clock buckets every liquidation into the bar that contains it --------------------
+
+_5M = 5 * 60_000_000
+
+
+def _candles(ts_us: np.ndarray, timeframe: str | None) -> pa.Table:
+    n = len(ts_us)
+    cols = {"timestamp": pa.array(ts_us, pa.int64()).cast(pa.timestamp("us", tz="UTC"))}
+    cols |= {c: pa.array(np.full(n, 100.0)) for c in ("open", "high", "low", "close", "volume")}
+    if timeframe is not None:
+        cols["timeframe"] = pa.array([timeframe] * n)
+    return pa.table(cols)
+
+
+def _liquidations(ts_us: np.ndarray, size: np.ndarray, long: np.ndarray) -> pa.Table:
+    return pa.table(
+        {
+            "timestamp": pa.array(ts_us, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            "size_usd": pa.array(size),
+            "side": pa.array(np.where(long, "long", "short").tolist()),
+        }
+    )
+
+
+def test_a_5m_frame_buckets_each_liquidation_into_its_own_bar_and_counts_those_in_gaps() -> None:
+    t0 = 1_767_225_600_000_000  # 2026-01-01 00:00 UTC
+    opens = t0 + _5M * np.array([0, 1, 2, 4, 5, 6])  # bar 3 (00:15-00:20) is missing: a gap in the candles
+    rng = np.random.default_rng(7)
+    inside = np.sort(rng.integers(0, _5M, 40))  # arbitrary µs inside a bar, e.g. 00:03:17.4
+    edges = np.array([0, _5M - 1, 60_000_000, 3 * 60_000_000 + 17_000_000])  # open, last µs, 00:01, 00:03:17
+    offsets = np.concatenate([inside, edges])
+    bars = rng.integers(0, len(opens), offsets.size)
+    ts = opens[bars] + offsets
+    gap = t0 + 3 * _5M + 3 * 60_000_000  # 00:18: no bar holds it
+    outside = [t0 - 1, opens[-1] + _5M]  # before the first bar opens, when the last one closes
+    all_ts = np.concatenate([ts, [gap], outside])
+    size = rng.uniform(1e3, 1e5, all_ts.size)
+    long = rng.random(all_ts.size) < 0.5
+    table = _liquidations(all_ts, size, long)
+
+    frame = build_frame(SYMBOL, EXCHANGE, _candles(opens, "5m"), liquidations=table)
+    assert frame.bar_us == _5M and frame.dropped_liquidations == 1
+    want = {k: np.zeros(len(opens)) for k in ("liq_long_usd", "liq_short_usd", "liq_count")}
+    for k, (bar, sz, lg) in enumerate(zip(bars, size, long, strict=False)):  # the bar each one was placed in
+        assert opens[bar] <= ts[k] < opens[bar] + _5M
+        want["liq_long_usd" if lg else "liq_short_usd"][bar] += sz
+        want["liq_count"][bar] += 1
+    for name, values in want.items():
+        np.testing.assert_allclose(frame[name], values, rtol=1e-12, err_msg=name)
+    assert frame["liq_count"].sum() == ts.size  # none dropped where a bar exists, the gap one nowhere
+
+    buckets = frame_module.bucket_liquidations(opens, table, _5M)
+    assert (buckets.dropped, buckets.outside) == (1, 2)
+    # a liquidation reaches no earlier bar: the first bar holds only those stamped inside it
+    assert buckets.columns["liq_count"][0] == np.sum(bars == 0)
+    # the timeframe can be given when the candles carry no column, and must agree when they do
+    bare = build_frame(SYMBOL, EXCHANGE, _candles(opens, None), liquidations=table, timeframe="5m")
+    np.testing.assert_array_equal(bare["liq_count"], frame["liq_count"])
+    with pytest.raises(ValueError, match="not one 1m series"):
+        build_frame(SYMBOL, EXCHANGE, _candles(opens, "5m"), liquidations=table, timeframe="1m")
+
+
+def test_1m_bucketing_is_unchanged(market: SyntheticMarket) -> None:
+    """The 1m clock gets exactly what flooring each liquidation to its minute gave (bit for bit)."""
+    raw = _raw(market)
+    clock = pc.cast(raw["candles"].sort_by("timestamp").column("timestamp"), pa.int64()).to_numpy()
+    liq = raw["liquidations"]
+    ts = pc.cast(liq.column("timestamp"), pa.int64()).to_numpy()
+    minute = (ts // 60_000_000) * 60_000_000
+    pos = np.searchsorted(clock, minute)
+    hit = (pos < len(clock)) & (clock[np.minimum(pos, len(clock) - 1)] == minute)
+    size = liq.column("size_usd").to_numpy()
+    is_long = pc.equal(liq.column("side"), "long").to_numpy(zero_copy_only=False)
+    want = {k: np.zeros(len(clock)) for k in ("liq_long_usd", "liq_short_usd", "liq_count")}
+    np.add.at(want["liq_long_usd"], pos[hit & is_long], size[hit & is_long])
+    np.add.at(want["liq_short_usd"], pos[hit & ~is_long], size[hit & ~is_long])
+    np.add.at(want["liq_count"], pos[hit], 1.0)
+    frame = _build(raw)
+    assert frame.bar_us == 60_000_000 and frame.dropped_liquidations == 0
+    for name, values in want.items():
+        np.testing.assert_array_equal(frame[name], values, err_msg=name)
+
+
+def test_every_feature_is_causal_on_5m_raw_tables(market: SyntheticMarket) -> None:
+    """The raw-table contract on a 5m clock (funding settles at bar 192, 16:00; liquidations inside bars)."""
+    from huracan_ray.testing.candle_resample import resample_candles
+
+    raw = _raw(market)
+    raw["candles"] = resample_candles(raw["candles"].sort_by("timestamp"), "5m", _5M)
+    assert _build(raw).bar_us == _5M
+    _assert_raw_causal(raw, (191, 192, 300, 500))
 
 
 def test_the_label_looks_forward_and_only_forward(frame: MarketFrame) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 from huracan_ray.mechanic.features import fused
 from huracan_ray.mechanic.features.base import Fill, filled, register_feature, shared
 from huracan_ray.mechanic.features.price import log_close, traded_usd
-from huracan_ray.mechanic.frame import MarketFrame
+from huracan_ray.mechanic.frame import MarketFrame, minutes_to_bars
 from huracan_ray.mechanic.rolling import rolling_sum
 
 __all__ = [
@@ -16,21 +16,40 @@ __all__ = [
     "LARGE_LIQ_MULTIPLE",
     "LARGE_LIQ_WINDOW",
     "POST_LIQ_BARS",
+    "cascade_bars",
     "cascade_flags",
     "cascade_indicator",
     "density",
     "large_liquidation",
     "liq_total",
+    "post_liq_bars",
     "window_sum",
 ]
 
-CASCADE_WINDOW = 5  # bars: a cascade is many liquidations within this trailing window ...
+# The spec defines two liquidation features in minutes: a cascade is several liquidations within 5
+# minutes, post-liquidation momentum the price move in the 5 minutes after a large liquidation. Both
+# constants are those minutes, and the bars of 1m frames; on wider bars the features use the fewest
+# whole bars that cover them (:func:`minutes_to_bars`: ceil, at least 1 -- 1 bar on 5m, 1h and 1d), so a
+# window never reaches past the last bar and every feature stays causal. The registered lookbacks
+# (in bars) hold on every timeframe of 1m or more, where these windows are at most the constants.
+# ``CascadeRule`` (the cascade regime label) is configured in bars, not minutes: see its docstring.
+CASCADE_WINDOW = 5  # minutes (= 1m bars): a cascade is many liquidations within this trailing window ...
 CASCADE_MIN_EVENTS = 3  # ... at least this many
-POST_LIQ_BARS = 5  # the price move measured after a large liquidation bar
-LARGE_LIQ_WINDOW = 60  # a bar's liquidations are "large" against the trailing mean over this window ...
+POST_LIQ_BARS = 5  # minutes (= 1m bars): the price move measured after a large liquidation bar
+LARGE_LIQ_WINDOW = 60  # bars: a bar's liquidations are "large" against the trailing mean over this window ...
 LARGE_LIQ_MULTIPLE = 3.0  # ... at this multiple
 _LIQ = ("liq_long_usd", "liq_short_usd")
 _LIQ_VOL = (*_LIQ, "volume", "close")
+
+
+def cascade_bars(frame: MarketFrame) -> int:
+    """Return the bars of the cascade window (``CASCADE_WINDOW`` minutes) on ``frame``'s timeframe."""
+    return minutes_to_bars(CASCADE_WINDOW, frame.bar_us)
+
+
+def post_liq_bars(frame: MarketFrame) -> int:
+    """Return the bars after a large liquidation that its momentum spans (``POST_LIQ_BARS`` minutes)."""
+    return minutes_to_bars(POST_LIQ_BARS, frame.bar_us)
 
 
 def liq_total(frame: MarketFrame) -> np.ndarray:
@@ -112,16 +131,21 @@ def _ratio(w: int) -> Fill:
 
 
 def _post_liquidation_momentum(f: MarketFrame, out: np.ndarray) -> None:
-    """At ``t``: log close[t] - log close[t - 5] if bar t - 5 had a large liquidation, else 0."""
+    """At ``t``: log close[t] - log close[t - k] if bar t - k had a large liquidation, else 0.
+
+    ``k`` covers ``POST_LIQ_BARS`` minutes (5 bars on 1m, 1 bar from 5m on).
+    """
     w = LARGE_LIQ_WINDOW
     fused.post_event_move(
-        log_close(f), liq_total(f), window_sum(f, "total", w), POST_LIQ_BARS, w, LARGE_LIQ_MULTIPLE, out=out
+        log_close(f), liq_total(f), window_sum(f, "total", w), post_liq_bars(f), w, LARGE_LIQ_MULTIPLE, out=out
     )
 
 
 def _cascade(f: MarketFrame, out: np.ndarray) -> None:
-    cascade_indicator(f, out=out)
-    out[: CASCADE_WINDOW - 1] = np.nan
+    """Cascade indicator over the bars covering ``CASCADE_WINDOW`` minutes (5 bars on 1m, 1 from 5m on)."""
+    window = cascade_bars(f)
+    cascade_indicator(f, window, out=out)
+    out[: window - 1] = np.nan
 
 
 for _w in (15, 60):
