@@ -14,7 +14,8 @@ is logged. When every venue fails the window is ``degraded`` (critical), next to
 see some bybit bars, always marked and logged, rather than a hole.
 
 What the serving source recovered from without losing a row (retried calls, a page out of the
-venue's order: its :func:`~huracan_ray.data.sources.incidents_of`) is logged too, as ``info``.
+venue's order: its :func:`~huracan_ray.data.sources.incidents_of`) is logged too, as ``info``; a row
+it could not parse (a malformed file line) is quarantined verbatim and logged as an ``error``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
-from huracan_ray.data.records import CRITICAL, WARNING, Issue, issues_table
+from huracan_ray.data.records import CRITICAL, WARNING, Issue, issues_table, quarantine_table
 from huracan_ray.data.sources import DataKind, Source, SourceError, build_source, incidents_of
 from huracan_ray.data.sources.ccxt_venues import VENUES
 from huracan_ray.data.validation import ValidationConfig, ValidationResult, failed_chunk, validate_chunk
@@ -91,17 +93,32 @@ def _relabel(table: pa.Table, exchange: str, label: str) -> pa.Table:
     return table
 
 
-def _with_issue(result: ValidationResult, issues: pa.Table) -> ValidationResult:
+def _with_issue(result: ValidationResult, issues: pa.Table, rejected: pa.Table | None = None) -> ValidationResult:
+    rejected = result.rejected if rejected is None else pa.concat_tables([result.rejected, rejected])
     return ValidationResult(
-        result.good, result.rejected, pa.concat_tables([result.issues, issues]), result.duplicates_dropped,
-        result.fragment,
-    )  # fmt: skip
+        result.good, rejected, pa.concat_tables([result.issues, issues]), result.duplicates_dropped, result.fragment
+    )
 
 
-def _incident_issues(source: Source, kind: DataKind, exchange: str, symbol: str) -> pa.Table:
-    """Return the faults ``source``'s last fetch met as issues of the series (of each incident's severity)."""
-    found = [Issue(i.issue_type, i.severity, i.start_us, i.end_us, i.details) for i in incidents_of(source)]
-    return issues_table(str(kind), exchange, symbol, found)
+def _incident_rows(source: Source, kind: DataKind, exchange: str, symbol: str) -> tuple[pa.Table, pa.Table]:
+    """Return (issues, quarantined rows) of the faults ``source``'s last fetch met.
+
+    Each incident is an issue of its own severity; one that carries a row the source could not parse (a
+    malformed file line) also quarantines that row verbatim, its ``issue_type`` the reason, and its issue
+    names the row's id, as validation's do.
+    """
+    found: list[Issue] = []
+    rejected = [quarantine_table(str(kind), exchange, symbol, pa.table({}), [], np.zeros(0, np.int64))[0]]
+    for i in incidents_of(source):
+        if i.row is None:
+            found.append(Issue(i.issue_type, i.severity, i.start_us, i.end_us, i.details))
+            continue
+        row = pa.Table.from_pylist([dict(i.row)])
+        rows, (rid,) = quarantine_table(str(kind), exchange, symbol, row, [i.issue_type], np.array([i.start_us]))
+        rejected.append(rows)
+        details = f"{i.details}; quarantined as row {rid}"
+        found.append(Issue(i.issue_type, i.severity, i.start_us, i.end_us, details, rid))
+    return issues_table(str(kind), exchange, symbol, found), pa.concat_tables(rejected)
 
 
 def _try_fallbacks(
@@ -131,7 +148,7 @@ def fetch_unit(
     try:
         table = source.fetch(kind, unit.symbol, unit.start, unit.end, exchange=unit.exchange)
         result = validate_chunk(kind, table, **where, config=config)
-        return Fetched(_with_issue(result, _incident_issues(source, kind, venue, unit.symbol)), venue or "source")
+        return Fetched(_with_issue(result, *_incident_rows(source, kind, venue, unit.symbol)), venue or "source")
     except SourceError as exc:  # the venue failed us; anything else is a bug and fails the ingest
         error = f"{type(exc).__name__}: {exc}"
     alternatives = tuple(fallbacks.get(venue, ())) if venue else ()
@@ -144,8 +161,8 @@ def fetch_unit(
         note = f"{venue} failed ({error}); window served by {fallback_label(served, venue)}"
         used = issues_table(str(kind), venue, unit.symbol, [Issue(FALLBACK_USED, WARNING, lo, hi, note)])
         result = validate_chunk(kind, table, **where, config=config)
-        issues = pa.concat_tables([used, _incident_issues(server, kind, venue, unit.symbol)])
-        return Fetched(_with_issue(result, issues), served)
+        issues, rejected = _incident_rows(server, kind, venue, unit.symbol)
+        return Fetched(_with_issue(result, pa.concat_tables([used, issues]), rejected), served)
     note = f"{venue} and every fallback ({', '.join(alternatives)}) failed: " + "; ".join(errors)
     issue = Issue(DEGRADED, CRITICAL, lo, hi, note)
     failed = failed_chunk(kind, **where, error=error, config=config)

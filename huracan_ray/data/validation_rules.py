@@ -49,6 +49,7 @@ REASONS: dict[str, str] = {
     "negative_mentions": "mentions below zero",
     "out_of_order": "timestamp below an earlier row's (arrival order)",
     "duplicate_conflict": "same key as a later, different row (the later one is kept)",
+    "malformed_line": "a line of the source file is not a row (wrong number of fields); kept as its raw text",
 }
 """Every quarantine reason and what it means."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -21,26 +22,35 @@ HEADER = (
 TABLES = ["candles", "quarantine", "data_quality_logs"]
 
 
-def _binance_daily_zips(folder: Path, corrupt_row: int) -> None:
-    """Write the real bars as Binance USD-M daily kline dumps (header row, ms), one ``open_time`` corrupted."""
+def _binance_daily_zips(folder: Path, corrupt_row: int | None = None, ragged_row: int | None = None) -> list[str]:
+    """Write the real bars as Binance USD-M daily kline dumps (header row, ms), one ``open_time`` corrupted or
+    one line cut short (two fields missing); return the lines."""
     frame = pd.read_csv(REAL)
     ms = pd.to_datetime(frame["timestamp_utc"], utc=True).astype("int64") // 1_000_000
     lines = [f"{t},{r.open},{r.high},{r.low},{r.close},{r.volume},{t + 3_599_999},0,0,0,0,0"
              for t, r in zip(ms, frame.itertuples(), strict=True)]  # fmt: skip
-    lines[corrupt_row] = "garbage" + lines[corrupt_row][lines[corrupt_row].index(",") :]
+    if corrupt_row is not None:
+        lines[corrupt_row] = "garbage" + lines[corrupt_row][lines[corrupt_row].index(",") :]
+    if ragged_row is not None:
+        lines[ragged_row] = lines[ragged_row].rsplit(",", 2)[0]
     for day, index in frame.groupby(frame["timestamp_utc"].str[:10]).groups.items():
         name = f"XRPUSDT-1h-{day}"
         with zipfile.ZipFile(folder / f"{name}.zip", "w") as archive:
             archive.writestr(f"{name}.csv", "\n".join([HEADER, *(lines[i] for i in index)]) + "\n")
+    return lines
+
+
+def _args(folder: Path, brain_uri: str) -> list[str]:
+    return ["ingest", "--source", "file", "--path", str(folder), "--exchange", "binance", "--symbols",
+            "XRP/USDT:USDT", "--kinds", "candles", "--timeframe", "1h", "--start", "2021-11-17T01:00:00",
+            "--end", "2021-11-21T05:00:00", "--brain", brain_uri]  # fmt: skip
 
 
 @pytest.mark.usefixtures("ray_cluster")
 def test_binance_dumps_land_once_and_a_corrupt_row_is_quarantined(tmp_path: Path) -> None:
     _binance_daily_zips(tmp_path, corrupt_row=1)  # the second row: the time column is read before it is judged
     brain_uri = (tmp_path / "brain").as_uri()
-    args = ["ingest", "--source", "file", "--path", str(tmp_path), "--exchange", "binance", "--symbols",
-            "XRP/USDT:USDT", "--kinds", "candles", "--timeframe", "1h", "--start", "2021-11-17T01:00:00",
-            "--end", "2021-11-21T05:00:00", "--brain", brain_uri]  # fmt: skip
+    args = _args(tmp_path, brain_uri)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     brain = Brain(brain_uri)
@@ -51,6 +61,29 @@ def test_binance_dumps_land_once_and_a_corrupt_row_is_quarantined(tmp_path: Path
     assert bad["reason"] == "null" and bad["symbol"] == "XRP/USDT:USDT"
     logs = brain.read("data_quality_logs").to_pylist()
     assert sorted(r["issue_type"] for r in logs) == ["gap", "null"]  # the bar it took is missing
+    versions = brain.versions(TABLES)
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert brain.versions(TABLES) == versions
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_a_ragged_line_and_an_empty_dump_cost_only_themselves(tmp_path: Path) -> None:
+    """A line cut short is one quarantined row holding its text; an empty dump is a warning, not a failed fetch."""
+    files = tmp_path / "dumps"
+    files.mkdir()
+    lines = _binance_daily_zips(files, ragged_row=50)
+    (files / "XRPUSDT-1h-2021-11-16.csv").write_bytes(b"")
+    brain_uri = (tmp_path / "brain").as_uri()
+    args = _args(files, brain_uri)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    brain = Brain(brain_uri)
+    assert brain.read("candles").num_rows == 99
+    (bad,) = brain.read("quarantine").to_pylist()
+    assert bad["reason"] == "malformed_line" and json.loads(bad["row_json"])["text"] == lines[50]
+    logs = {r["issue_type"]: r["severity"] for r in brain.read("data_quality_logs").to_pylist()}
+    assert logs == {"empty_file": "warning", "gap": "warning", "malformed_line": "error"}
     versions = brain.versions(TABLES)
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output

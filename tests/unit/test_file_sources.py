@@ -6,6 +6,7 @@ import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pyarrow as pa
@@ -14,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from huracan_ray.brain.tables import table_spec
+from huracan_ray.data.fallback import VenueSources, fetch_unit
 from huracan_ray.data.sources.base import SOURCES, SourceError, build_source
 from huracan_ray.data.sources.files import FileSource, infer_symbol, parse_file_name, to_utc_timestamps
 from huracan_ray.data.validation import ValidationConfig, validate
@@ -23,6 +25,9 @@ PERP = FIXTURES / "xrp_usdt_usdt_1h_futures.csv"  # XRP/USDT:USDT, 1h, 100 bars 
 SPOT = FIXTURES / "xrp_eth_5m.csv"  # XRP/ETH, 5m, 60 bars from 2019-10-11T00:00Z
 OHLCV = ["open", "high", "low", "close", "volume"]
 ALL_TIME = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+HEADER = (
+    "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore"
+)
 
 
 def _real(path: Path = PERP) -> pd.DataFrame:
@@ -269,3 +274,121 @@ def test_a_configured_timeframe_does_not_relabel_bars_of_another_spacing(tmp_pat
     sparse[["timestamp_utc", *OHLCV]].to_csv(path, index=False)
     got = _fetch(FileSource(path=path, symbol="XRP/USDT:USDT", timeframe="1h"), "XRP/USDT:USDT")
     assert set(got.column("timeframe").to_pylist()) == {"1h"}  # some bars 1h apart: the config stands
+
+
+DUMP = "XRPUSDT-1h-2021-11.csv"
+BINANCE_MAP = {"XRPUSDT": "XRP/USDT:USDT"}
+DAY_ONE = datetime(2021, 11, 17, tzinfo=UTC)
+
+
+def _dump_lines(frame: pd.DataFrame) -> list[str]:
+    """Return the bars of ``frame`` as the lines of a headerless Binance kline dump (12 fields, ms)."""
+    return [",".join(map(str, row)) for row in _binance_rows(frame)]
+
+
+def _ingest_days(path: Path, days: int = 5, **config: object) -> list:
+    """Return the validated results of daily units over ``path`` (a fresh source: as a re-run of the ingest)."""
+    sources = VenueSources("file", {"path": str(path), "symbol": BINANCE_MAP, **config}, {})
+    units = [SimpleNamespace(kind="candles", exchange="binance", symbol="XRP/USDT:USDT",
+                             start=DAY_ONE + timedelta(days=i), end=DAY_ONE + timedelta(days=i + 1))
+             for i in range(days)]  # fmt: skip
+    return [fetch_unit(sources, unit, {}, ValidationConfig(timeframe="1h")).result for unit in units]
+
+
+def _all(results: list, name: str) -> list[dict]:
+    return [row for r in results for row in getattr(r, name).to_pylist()]
+
+
+@pytest.mark.parametrize("ragged", ["missing", "extra", "timeless"])
+@pytest.mark.parametrize("header", [False, True])
+def test_a_ragged_line_is_one_quarantined_row_and_the_rest_is_kept(tmp_path: Path, ragged: str, header: bool) -> None:
+    """A line with fields missing or extra (its time readable or not) costs that line, not the file."""
+    want = _real()
+    lines = _dump_lines(want)
+    raw = {"missing": lines[40].rsplit(",", 2)[0], "extra": lines[40] + ",7",
+           "timeless": "garbage," + lines[40].split(",", 1)[1].rsplit(",", 1)[0]}[ragged]  # fmt: skip
+    lines[40] = raw
+    path = tmp_path / DUMP
+    path.write_text("\n".join([HEADER] * header + lines) + "\n")
+    source = FileSource(path=path, symbol=BINANCE_MAP)
+    _assert_rows(_fetch(source, "XRP/USDT:USDT"), want.drop(want.index[40]))
+    (incident,) = source.incidents
+    assert incident.issue_type == "malformed_line" and incident.severity == "error"
+    assert dict(incident.row) == {"file": DUMP, "line": 41 + header, "text": raw}
+    results = _ingest_days(path)
+    assert sum(r.good.num_rows for r in results) == 99
+    (bad,) = _all(results, "rejected")
+    assert bad["reason"] == "malformed_line" and bad["table_name"] == "candles" and bad["symbol"] == "XRP/USDT:USDT"
+    assert json.loads(bad["row_json"]) == {"file": DUMP, "line": 41 + header, "text": raw}
+    placed = want["ts"].iloc[40 if ragged != "timeless" else 39].to_pydatetime()  # its own time, else the row before's
+    assert bad["timestamp"] == placed
+    issues = [i for i in _all(results, "issues") if i["issue_type"] == "malformed_line"]
+    (issue,) = issues
+    assert issue["severity"] == "error" and DUMP in issue["details"] and bad["row_id"] in issue["details"]
+    assert not [i for i in _all(results, "issues") if i["issue_type"] == "fetch_failed"]
+    again = _ingest_days(path)  # a re-run: the same rows, the same ids
+    assert [r["row_id"] for r in _all(again, "rejected")] == [bad["row_id"]]
+    ids = sorted(i["issue_id"] for i in _all(results, "issues"))
+    assert sorted(i["issue_id"] for i in _all(again, "issues")) == ids
+
+
+def test_a_malformed_line_with_no_time_is_reported_by_one_window_only(tmp_path: Path) -> None:
+    """A ragged line right after a day's last bar goes with that day's window; served in chunks, it is seen once."""
+    want = _real()
+    lines = _dump_lines(want)
+    last_of_day = int((want["ts"] < pd.Timestamp("2021-11-18", tz="UTC")).sum()) - 1
+    lines.insert(last_of_day + 1, "1.0,2.0,,")
+    path = tmp_path / DUMP
+    path.write_text("\n".join(lines) + "\n")
+    results = _ingest_days(path)
+    assert [r.rejected.num_rows for r in results] == [1, 0, 0, 0, 0]
+    assert [r.good.num_rows for r in results] == [23, 24, 24, 24, 5]
+    source = FileSource(path=path, symbol=BINANCE_MAP)
+    for i in range(5):  # the cached file serves each window its own lines only
+        _fetch(source, "XRP/USDT:USDT", (DAY_ONE + timedelta(days=i), DAY_ONE + timedelta(days=i + 1)))
+        assert len(source.incidents) == (i == 0)
+
+
+@pytest.mark.parametrize("first", ["garbage", "corrupt_open_time", "truncated"])
+def test_a_headerless_dump_whose_first_line_is_corrupt_is_not_read_as_a_header(tmp_path: Path, first: str) -> None:
+    want = _real()
+    lines = _dump_lines(want)
+    lines[0] = {"garbage": "garbage", "corrupt_open_time": "garbage" + lines[0][lines[0].index(",") :],
+                "truncated": lines[0][:30]}[first]  # fmt: skip
+    path = tmp_path / DUMP
+    path.write_text("\n".join(lines) + "\n")
+    results = _ingest_days(path)
+    assert sum(r.good.num_rows for r in results) == 99
+    (bad,) = _all(results, "rejected")
+    assert bad["reason"] == ("null" if first == "corrupt_open_time" else "malformed_line")
+    assert not [i for i in _all(results, "issues") if i["severity"] == "critical"]
+
+
+def test_an_empty_file_is_no_candles_and_a_warning_not_a_failed_fetch(tmp_path: Path) -> None:
+    path = tmp_path / "XRPUSDT-1h-2021-11-17.csv"
+    path.write_bytes(b"")
+    source = FileSource(path=path, symbol=BINANCE_MAP)
+    assert _fetch(source, "XRP/USDT:USDT").num_rows == 0
+    (incident,) = source.incidents
+    assert incident.issue_type == "empty_file" and incident.severity == "warning" and str(path) in incident.details
+    (result,) = _ingest_days(path, days=1)
+    assert result.good.num_rows == 0 and result.rejected.num_rows == 0
+    types = {i["issue_type"]: i["severity"] for i in result.issues.to_pylist()}
+    assert types == {"empty_file": "warning"}  # the missing bars show up as gaps over the whole series
+    for name in ("candles.csv", "XRP_USDT_USDT-1h-futures.feather", "XRP_USDT_USDT-1h-futures.json"):
+        (tmp_path / name).write_bytes(b"")  # no timeframe to tell, or not a CSV: still no candles, not an error
+        empty = FileSource(path=tmp_path / name, symbol="XRP/USDT:USDT")
+        assert _fetch(empty, "XRP/USDT:USDT").num_rows == 0
+        assert [i.issue_type for i in empty.incidents] == ["empty_file"]
+    header_only = tmp_path / "XRPUSDT-1h-2021-11-18.csv"
+    header_only.write_text(HEADER + "\n")
+    source = FileSource(path=header_only, symbol=BINANCE_MAP)
+    assert _fetch(source, "XRP/USDT:USDT").num_rows == 0 and source.incidents == ()
+
+
+def test_a_file_of_malformed_lines_only_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "candles.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n2024-01-01,1,2,0.5,1.5,3,9\n2024-01-02,1,2\n")
+    with pytest.raises(SourceError, match=r"no line is a row: e.g. line 2 has 7 field\(s\), expected 6") as info:
+        _fetch(FileSource(path=path, symbol="XRP/USDT:USDT", timeframe="1d"), "XRP/USDT:USDT")
+    assert str(path) in str(info.value)

@@ -8,7 +8,7 @@ Arrow rows with the Brain table's input schema. Sources are built from plain con
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
@@ -67,6 +67,11 @@ class FetchIncident:
     order, re-sorted by time) or ``liquidation_page_overflow`` (more events at one millisecond than a
     page holds: some may be missing, so its severity is ``warning``); ``[start_us, end_us)`` is the
     window concerned.
+
+    An incident may also be a row the source could not turn into the kind's schema (``malformed_line``: a
+    file line with the wrong number of fields, severity ``error``): ``row`` then holds it verbatim (for a
+    file, its name, line number and raw text), and ingest quarantines it with ``issue_type`` as its reason,
+    at ``start_us``, so that nothing is lost.
     """
 
     issue_type: str
@@ -74,6 +79,7 @@ class FetchIncident:
     end_us: int
     details: str
     severity: str = "info"
+    row: Mapping[str, Any] | None = None
 
 
 @runtime_checkable
@@ -146,9 +152,17 @@ class BaseSource:
     def _fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
         raise NotImplementedError
 
-    def _incident(self, issue_type: str, start_us: int, end_us: int, details: str, severity: str = "info") -> None:
-        """Record a fault the current fetch met (see :class:`FetchIncident`)."""
-        self.incidents = (*self.incidents, FetchIncident(issue_type, start_us, end_us, details, severity))
+    def _incident(
+        self,
+        issue_type: str,
+        start_us: int,
+        end_us: int,
+        details: str,
+        severity: str = "info",
+        row: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record a fault the current fetch met, or a row it could not parse (see :class:`FetchIncident`)."""
+        self.incidents = (*self.incidents, FetchIncident(issue_type, start_us, end_us, details, severity, row))
 
 
 SourceFactory = Callable[..., Source]

@@ -11,13 +11,18 @@ Layouts understood (per file, detected from the name and the first row):
   ``open, high, low, close, volume`` columns.
 
 Rows carry ``source="file:<file name>"`` so that the Brain records which file each bar came from.
+
+Bad input loses nothing: a CSV line with more or fewer fields than the file's rows (a ragged line) is skipped and
+reported as a ``malformed_line`` incident carrying its raw text, which ingest quarantines as one row (see
+:func:`~huracan_ray.data.fallback.fetch_unit`); an empty file (0 bytes) holds no candles and is an ``empty_file``
+warning, not a failed fetch. A value that does not parse (a corrupt time or price) leaves its row in, for
+validation to quarantine.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import glob
-import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -28,31 +33,35 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.feather as feather
-import pyarrow.parquet as pq
 
 from huracan_ray.brain.tables import TS
 from huracan_ray.data.sources.base import BaseSource, DataKind, SourceError, register_source
+from huracan_ray.data.sources.candle_files import (
+    OHLCV,
+    CandleRows,
+    MalformedLine,
+    bar_spacings,
+    infer_timeframe,
+    read_candle_file,
+    to_utc_timestamps,
+)
 from huracan_ray.data.timeframes import parse_timeframe
 
-__all__ = ["CandleFile", "FileSource", "infer_symbol", "parse_file_name", "read_candle_file", "to_utc_timestamps"]
+__all__ = [
+    "EMPTY_FILE",
+    "MALFORMED_LINE",
+    "CandleFile",
+    "CandleRows",
+    "FileSource",
+    "MalformedLine",
+    "infer_symbol",
+    "parse_file_name",
+    "read_candle_file",
+    "to_utc_timestamps",
+]
 
-OHLCV = ("open", "high", "low", "close", "volume")
-TIME_COLUMNS = ("timestamp", "timestamp_utc", "date", "datetime", "time", "open_time")
-BINANCE_COLUMNS = (
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "count",
-    "taker_buy_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-)
+MALFORMED_LINE, EMPTY_FILE = "malformed_line", "empty_file"
+
 SUFFIXES = (".csv", ".csv.gz", ".zip", ".parquet", ".pq", ".feather", ".arrow", ".json")
 NON_TRADE_CANDLES = frozenset({"mark", "index", "premiumindex", "funding_rate", "trades"})
 """freqtrade candle types that are not the instrument's traded price, and its tick-trade files
@@ -63,7 +72,6 @@ _BINANCE_NAME = re.compile(rf"^(?P<token>[A-Z0-9]+)-(?P<tf>{_TF})-\d{{4}}-\d{{2}
 _FREQTRADE_NAME = re.compile(
     rf"^(?P<token>[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+)(?:-(?P<tf>{_TF}))?(?:-(?P<ctype>[A-Za-z_]+))?$"
 )
-_UNIT_BOUNDS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"))  # below each bound, an epoch number is in that unit
 
 
 def _stem(path: Path) -> str:
@@ -96,160 +104,6 @@ def infer_symbol(token: str | None) -> str | None:
     if len(parts) == 3:
         return f"{parts[0]}/{parts[1]}:{parts[2]}"
     return None
-
-
-def _epoch_to_us(values: pd.Series) -> pd.Series:
-    """Return epoch numbers (s, ms, µs or ns, detected per value by magnitude) as integer microseconds."""
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
-    magnitude = np.abs(numbers)
-    scale = np.full(numbers.shape, 1e-3)  # ns
-    for bound, unit in reversed(_UNIT_BOUNDS):
-        scale = np.where(magnitude < bound, {"s": 1e6, "ms": 1e3, "us": 1.0}[unit], scale)
-    micros = np.round(numbers * scale)
-    return pd.Series(micros, index=values.index)
-
-
-def to_utc_timestamps(values: pd.Series) -> pd.Series:
-    """Return ``values`` (epoch numbers, ISO strings or datetimes) as UTC microsecond timestamps; bad values → NaT.
-
-    Epoch numbers are read in s, ms, µs or ns by magnitude; naive strings and datetimes are taken as UTC.
-    """
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = pd.to_datetime(values, utc=True)
-    elif pd.api.types.is_numeric_dtype(values) or _looks_numeric(values):
-        parsed = _from_epoch(values)
-    else:
-        parsed = _from_iso(values)
-        if parsed.isna().any():  # epochs with a bad value among the first: each value read as what it is
-            numbers = pd.to_numeric(values, errors="coerce")
-            parsed = parsed.where(parsed.notna() | numbers.isna(), _from_epoch(numbers))
-    return parsed.dt.as_unit("us")
-
-
-def _from_epoch(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(_epoch_to_us(values), unit="us", utc=True, errors="coerce")
-
-
-def _from_iso(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values.astype("string"), utc=True, errors="coerce", format="ISO8601")
-
-
-def _looks_numeric(values: pd.Series) -> bool:
-    sample = values.dropna().head(20)
-    return len(sample) > 0 and pd.to_numeric(sample, errors="coerce").notna().all()
-
-
-def _problem(path: Path, message: str) -> SourceError:
-    return SourceError(f"malformed candle file {path}: {message}")
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV (plain, gzipped or zipped); a file whose first field is a number has no header (Binance dump)."""
-    head = pd.read_csv(path, header=None, nrows=1, dtype=str)
-    if head.empty:
-        return pd.DataFrame()
-    first = str(head.iloc[0, 0]).strip()
-    if _looks_numeric(pd.Series([first])):
-        frame = pd.read_csv(path, header=None)
-        if frame.shape[1] < 6:
-            raise _problem(path, f"a headerless row has {frame.shape[1]} fields; expected at least 6 (time + OHLCV)")
-        frame = frame.iloc[:, : len(BINANCE_COLUMNS)]
-        frame.columns = list(BINANCE_COLUMNS[: frame.shape[1]])
-        return frame
-    return pd.read_csv(path)
-
-
-def _read_json(path: Path) -> pd.DataFrame:
-    """Read freqtrade's ``[[ms, o, h, l, c, v], ...]`` json, or a list of row objects."""
-    rows = json.loads(path.read_text())
-    if not isinstance(rows, list):
-        raise _problem(path, f"expected a JSON list of candles, found {type(rows).__name__}")
-    if not rows:
-        return pd.DataFrame()
-    if all(isinstance(row, list | tuple) for row in rows):
-        if any(len(row) < 6 for row in rows):
-            raise _problem(
-                path, "a candle array has fewer than 6 values; expected [time, open, high, low, close, volume]"
-            )
-        return pd.DataFrame([row[:6] for row in rows], columns=["date", *OHLCV])
-    if all(isinstance(row, dict) for row in rows):
-        return pd.DataFrame(rows)
-    raise _problem(path, "expected every candle to be an array [time, o, h, l, c, v] or an object")
-
-
-def _read_raw(path: Path) -> pd.DataFrame:
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        return pq.read_table(path).to_pandas()
-    if name.endswith((".feather", ".arrow")):
-        return feather.read_table(path).to_pandas()
-    if name.endswith(".json"):
-        return _read_json(path)
-    return _read_csv(path)
-
-
-def _time_column(path: Path, frame: pd.DataFrame) -> str:
-    lowered = {str(c).lower(): c for c in frame.columns}
-    for candidate in TIME_COLUMNS:
-        if candidate in lowered:
-            return lowered[candidate]
-    raise _problem(path, f"no time column: expected one of {', '.join(TIME_COLUMNS)}; found {list(frame.columns)}")
-
-
-def _normalise(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` as ``timestamp`` (UTC µs) + float OHLCV columns, or raise a SourceError naming the problem."""
-    if frame.empty:
-        return pd.DataFrame({"timestamp": pd.Series([], dtype="datetime64[us, UTC]"), **{c: [] for c in OHLCV}})
-    time_col = _time_column(path, frame)
-    lowered = {str(c).lower(): c for c in frame.columns}
-    missing = [c for c in OHLCV if c not in lowered]
-    if missing:
-        raise _problem(path, f"missing column(s) {', '.join(missing)}; found {list(frame.columns)}")
-    out = pd.DataFrame({"timestamp": to_utc_timestamps(frame[time_col])})
-    if out["timestamp"].isna().all():
-        raise _problem(
-            path, f"no value of time column {time_col!r} parses as a time (e.g. {frame[time_col].iloc[0]!r})"
-        )
-    for col in OHLCV:
-        values = pd.to_numeric(frame[lowered[col]], errors="coerce").astype("float64")
-        if values.isna().all() and frame[lowered[col]].notna().any():
-            raise _problem(path, f"column {col!r} is not numeric (e.g. {frame[lowered[col]].iloc[0]!r})")
-        out[col] = values.to_numpy()
-    return out
-
-
-def read_candle_file(path: str | Path) -> pd.DataFrame:
-    """Return the candles of one file as ``timestamp`` (UTC µs, bar open) + float OHLCV, in file order.
-
-    Raises :class:`SourceError` naming the file and the problem when it cannot be read as candles.
-    """
-    path = Path(path)
-    try:
-        raw = _read_raw(path)
-    except SourceError:
-        raise
-    except (OSError, ValueError, pa.ArrowException, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _problem(path, f"unreadable ({type(exc).__name__}: {exc})") from exc
-    return _normalise(path, raw)
-
-
-def _format_timeframe(seconds: float) -> str | None:
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return None
-
-
-def _spacings(timestamps: pd.Series) -> pd.Series:
-    """Return the positive spacings (s) between consecutive distinct ``timestamps``."""
-    diffs = timestamps.dropna().sort_values().diff().dt.total_seconds()
-    return diffs[diffs > 0]
-
-
-def infer_timeframe(timestamps: pd.Series) -> str | None:
-    """Return the most common spacing of ``timestamps`` as a timeframe (``5m``), or None when there is none."""
-    diffs = _spacings(timestamps)
-    return None if diffs.empty else _format_timeframe(float(diffs.mode().iloc[0]))
 
 
 class CandleFile:
@@ -366,11 +220,29 @@ class FileSource(BaseSource):
             self._cache[path] = cached
         return cached[1]
 
+    def _report(self, file: CandleFile, loaded: _Loaded, timeframe: str, start: datetime, end: datetime) -> None:
+        """Record what of ``file`` this window cannot serve: it is empty, or lines placed in it are malformed.
+
+        A malformed line is an ``error`` incident carrying the line (file, number, raw text) for ingest to
+        quarantine; it is placed at its own time when that parses and lies within the file's bars, else with the
+        window of the row before it, so that one window only reports it.
+        """
+        if loaded.empty:
+            note = f"{file.path} is empty: it holds no candles, not even a header"
+            self._incident(EMPTY_FILE, _epoch_us(start), _epoch_us(end), note, "warning")
+        lines = loaded.malformed_in(start, end)
+        bar = parse_timeframe(timeframe) // timedelta(microseconds=1) if lines else 0
+        for line, us in lines:
+            row = {"file": file.path.name, "line": line.number, "text": line.text}
+            self._incident(MALFORMED_LINE, us, us + bar, f"file:{file.path.name} {line.problem}", "error", row)
+
     def _rows(self, file: CandleFile, start: datetime, end: datetime, exchange: str) -> pa.Table:
         loaded = self._load(file.path)
         timeframe = file.timeframe or loaded.timeframe_for(self.timeframe)
-        if timeframe is None:
+        if timeframe is None and loaded.table.num_rows:
             raise SourceError(f"file source: cannot tell the timeframe of {file.path}; set `timeframe`")
+        timeframe = timeframe or ""  # a file of no candle has no timeframe to tell
+        self._report(file, loaded, timeframe, start, end)
         inside = loaded.window(start, end)
         n = inside.num_rows
         columns: dict[str, Any] = {
@@ -392,19 +264,43 @@ def _constant(value: str, n: int) -> pa.Array:
 class _Loaded:
     """One file's candles as Arrow, with what every window of it needs computed once."""
 
-    def __init__(self, table: pa.Table, timeframe: str | None, spacings_s: frozenset[float] = frozenset()) -> None:
+    def __init__(
+        self, table: pa.Table, timeframe: str | None, spacings_s: frozenset[float] = frozenset(), *, empty: bool = False
+    ) -> None:
         self.table = table
         self.timeframe = timeframe
         self.spacings_s = spacings_s
+        self.empty = empty
+        self.malformed: tuple[MalformedLine, ...] = ()
         self._us = _placed_us(table.column("timestamp"))
         self._sorted = bool(np.all(np.diff(self._us) >= 0))
+        self._malformed_us = np.zeros(0, np.int64)
 
     @classmethod
-    def of(cls, frame: pd.DataFrame) -> _Loaded:
+    def of(cls, rows: CandleRows) -> _Loaded:
+        frame = rows.frame
         table = pa.table(
             {"timestamp": pa.array(frame["timestamp"], type=TS), **{c: pa.array(frame[c], pa.float64()) for c in OHLCV}}
         )
-        return cls(table, infer_timeframe(frame["timestamp"]), frozenset(_spacings(frame["timestamp"]).unique()))
+        spacings = frozenset(bar_spacings(frame["timestamp"]).unique())
+        loaded = cls(table, infer_timeframe(frame["timestamp"]), spacings, empty=rows.empty)
+        if rows.malformed:
+            loaded.malformed = rows.malformed
+            loaded._malformed_us = loaded._place(rows.malformed, rows.malformed_us)
+        return loaded
+
+    def _place(self, lines: tuple[MalformedLine, ...], own_us: np.ndarray | None) -> np.ndarray:
+        """Return the time (µs) of each malformed line: its own when it lies within the file's bars, else that of
+        the row before it (of the first row when none is before), as :meth:`window` places a row with no time."""
+        good_before = np.array([line.index for line in lines], dtype=np.int64) - np.arange(len(lines))
+        neighbour = self._us[np.clip(good_before - 1, 0, self._us.size - 1)]
+        own = neighbour if own_us is None else own_us
+        return np.where((own >= self._us.min()) & (own <= self._us.max()), own, neighbour)
+
+    def malformed_in(self, start: datetime, end: datetime) -> list[tuple[MalformedLine, int]]:
+        """Return the malformed lines placed in ``[start, end)``, each with its time (µs)."""
+        lo, hi = _epoch_us(start), _epoch_us(end)
+        return [(line, int(us)) for line, us in zip(self.malformed, self._malformed_us, strict=True) if lo <= us < hi]
 
     def timeframe_for(self, configured: str | None) -> str | None:
         """Return the timeframe of these candles: ``configured`` unless the data contradicts it.

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from huracan_ray.brain.tables import TS
 from huracan_ray.data.sources.base import BaseSource, DataKind, SourceError, register_source
-from huracan_ray.data.sources.files import to_utc_timestamps
+from huracan_ray.data.sources.candle_files import to_utc_timestamps
 
 __all__ = ["SentimentSource", "json_path_get", "normalise_scores"]
 
