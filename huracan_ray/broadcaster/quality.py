@@ -4,6 +4,10 @@ Lines are actionable, one per series and problem, worst first, e.g.
 ``BTC/USDT:USDT on binance: 2 h 14 m of candles missing on 2026-11-20 (134 bars, 3 gaps); backfilled from bybit``.
 The summary is a pure function of the rows: :func:`summarize_quality_rows` takes plain dicts, and
 :func:`daily_quality_summary` only reads them from the Brain first.
+
+Each day's summary covers every issue whose window touches that day, and counts only the part of
+the window inside it: a gap from 23:00 to 01:00 the day after the next is one hour on its first
+day, a whole day on the next and one hour on the last, and each line names the gap's whole range.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.dataset as pds
 
 from huracan_ray.broadcaster.base import Alert
 from huracan_ray.data.validation_rules import REASONS
@@ -61,9 +68,15 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def daily_quality_summary(brain: _Reader, day: date) -> Alert:
-    """Return the data-quality summary of UTC ``day`` (issues whose window starts that day) as an Alert."""
+    """Return the data-quality summary of UTC ``day`` (issues whose window touches that day) as an Alert.
+
+    An issue that started on an earlier day and runs into ``day`` is read too (its row's
+    ``timestamp`` is its window's start), so a long gap is reported on every day it covers.
+    """
     start, end = _day_bounds(day)
-    rows = brain.read(TABLE, start=start, end=end).to_pylist()
+    since = pa.scalar(start, pa.timestamp("us", tz="UTC"))
+    touches = (pds.field("timestamp") >= since) | (pds.field("window_end") > since)
+    rows = brain.read(TABLE, end=end, filter=touches).to_pylist()
     return summarize_quality_rows(rows, day)
 
 
@@ -78,6 +91,7 @@ def latest_quality_day(brain: _Reader) -> date | None:
 
 def summarize_quality_rows(rows: Sequence[Row], day: date) -> Alert:
     """Return the summary Alert of ``rows`` (``data_quality_logs`` rows as dicts) for ``day``."""
+    rows = _on_day(rows, day)
     if not rows:
         line = f"no data-quality issues logged for {day.isoformat()}"
         return Alert(f"Data quality {day.isoformat()}: no data-quality issues", (line,), "info", "data_quality")
@@ -94,6 +108,26 @@ def summarize_quality_rows(rows: Sequence[Row], day: date) -> Alert:
     series = {_series(row) for row in rows}
     title = f"Data quality {day.isoformat()}: {len(rows)} issue(s) across {len(series)} series"
     return Alert(title, tuple(lines), _worst(rows), "data_quality", _count_table(rows))
+
+
+def _on_day(rows: Iterable[Row], day: date) -> list[Row]:
+    """Return the rows whose window touches ``day``, each window cut to the day.
+
+    A cut row keeps its whole window as ``whole`` (start, end), for the bars it counts and the range a
+    line names. A row without a window end is an instant: kept when it falls on the day.
+    """
+    lo, hi = _day_bounds(day)
+    out = []
+    for row in rows:
+        start, end = row.get("window_start") or row.get("timestamp"), row.get("window_end")
+        if start is None or end is None or end <= start:
+            if start is None or lo <= start < hi:
+                out.append(row)
+        elif lo <= start and end <= hi:
+            out.append(row)
+        elif start < hi and end > lo:
+            out.append({**row, "window_start": max(start, lo), "window_end": min(end, hi), "whole": (start, end)})
+    return out
 
 
 def _series(row: Row) -> SeriesKey:
@@ -170,8 +204,28 @@ def _resolution(rows: Sequence[Row], noun: str) -> str:
 
 
 def _bars(rows: Iterable[Row]) -> int | None:
-    counts = [_BARS.match(row.get("details") or "") for row in rows]
-    return sum(int(m.group(1)) for m in counts if m) if any(counts) else None
+    """Return the missing bars the rows' details count, of a cut window only its share inside the day."""
+    total, found = 0, False
+    for row in rows:
+        match = _BARS.match(row.get("details") or "")
+        if match is None:
+            continue
+        found, bars = True, int(match.group(1))
+        if "whole" in row:
+            start, end = row["whole"]
+            bars = round(bars * _seconds(row) / (end - start).total_seconds())
+        total += bars
+    return total if found else None
+
+
+def _ranges(rows: Iterable[Row]) -> str:
+    """Return ``; 2026-11-20 23:00 to 2026-11-22 01:00 UTC`` for each window running past the day."""
+    wholes = sorted(row["whole"] for row in rows if "whole" in row)
+    return "".join(f"; {_minute(start)} to {_minute(end)} UTC" for start, end in wholes)
+
+
+def _minute(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _gap_lines(groups: dict[SeriesKey, list[Row]], day: date) -> list[str]:
@@ -181,7 +235,8 @@ def _gap_lines(groups: dict[SeriesKey, list[Row]], day: date) -> list[str]:
         extent = ", ".join(part for part in (f"{bars} bars" if bars else "", f"{len(rows)} gap(s)") if part)
         missing = format_duration(_union_seconds(rows))
         lines.append(
-            f"{_where(key)}: {missing} of {key[2]} missing on {day.isoformat()} ({extent}){_resolution(rows, 'gaps')}"
+            f"{_where(key)}: {missing} of {key[2]} missing on {day.isoformat()} ({extent}{_ranges(rows)})"
+            f"{_resolution(rows, 'gaps')}"
         )
     return lines
 

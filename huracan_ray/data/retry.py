@@ -56,7 +56,12 @@ class PermanentVenueError(VenueError):
 
 @dataclass(frozen=True)
 class RetryConfig:
-    """How :func:`retrier` retries: attempts, exponential backoff with jitter, cap on Retry-After."""
+    """How :func:`retrier` retries: attempts, exponential backoff with jitter, cap on Retry-After.
+
+    A venue asking to wait longer than ``max_retry_after_s`` (a Binance 418 IP ban runs minutes to
+    days) is not retried early: asking again before then is what lengthens a ban. The call fails at
+    once, and the ingest falls back to another venue for the window.
+    """
 
     max_attempts: int = 4
     base_delay_s: float = 0.5
@@ -71,6 +76,10 @@ class RetryConfig:
         if isinstance(value, RetryConfig):
             return value
         return cls(**dict(value or {}))
+
+    def waits_too_long(self, error: VenueError) -> bool:
+        """Return True when ``error`` asks for a wait past ``max_retry_after_s`` (do not retry it)."""
+        return isinstance(error, RateLimited) and (error.retry_after or 0.0) > self.max_retry_after_s
 
     def delay(self, attempt: int, error: VenueError, rng: random.Random | None = None) -> float:
         """Return the wait before retry number ``attempt`` (1-based) after ``error``."""
@@ -151,6 +160,8 @@ def retrier(
                     if error is None:
                         raise
                     if isinstance(error, PermanentVenueError) or attempt >= config.max_attempts:
+                        raise error from exc
+                    if config.waits_too_long(error):
                         raise error from exc
                     wait = config.delay(attempt, error, rng)
                     log.warning("attempt %d of %s failed (%s); retrying in %.2fs", attempt, fn.__name__, error, wait)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from huracan_ray.data.retry import RateLimited
 from huracan_ray.data.sources.base import SourceError
 from huracan_ray.data.sources.ccxt_source import BinanceSource, BybitSource, CcxtSource, OkxSource
 from huracan_ray.testing.fake_exchange import FakeExchange
@@ -271,3 +272,36 @@ def test_connection_refused_raises_source_error(market: SyntheticMarket) -> None
     start, end = _window(market, hours=1)
     with pytest.raises(SourceError):
         src.fetch("candles", SYMBOL, start, end, exchange="okx")
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+def test_the_candle_still_in_progress_is_not_returned(venue: str) -> None:
+    now = datetime.now(UTC)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    live = SyntheticMarket(SyntheticMarketConfig(start=day - timedelta(days=1), days=3, symbols=(SYMBOL,),
+                                                 exchanges=(venue,)))  # fmt: skip
+    started_ms = int(time.time() * 1000)
+    with FakeExchange(live, venues=(venue,)) as server:
+        src = _source(server, venue, timeframe="5m")
+        got = src.fetch("candles", SYMBOL, now - timedelta(hours=1), now + timedelta(hours=1), exchange=venue)
+    opens = [int(t.timestamp() * 1000) for t in got.column("timestamp").to_pylist()]
+    assert len(opens) >= 11  # the closed bars of the last hour
+    assert max(opens) + 300_000 <= int(time.time() * 1000)  # before: the open bar (and the fake's later ones) too
+    assert max(opens) + 2 * 300_000 > started_ms  # the last closed bar is there
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+def test_a_retry_after_past_the_cap_is_not_retried_early(
+    fake: FakeExchange, market: SyntheticMarket, venue: str
+) -> None:
+    fake.inject(venue=venue, kind="429", count=None, path_contains=CANDLE_PATH[venue], retry_after=600)  # a ban
+    start, end = _window(market, hours=1)
+    src = _source(fake, venue, retry={"max_retry_after_s": 5})
+    src._client()
+    fake.clear_requests()
+    t0 = time.monotonic()
+    with pytest.raises(SourceError) as info:
+        src.fetch("candles", SYMBOL, start, end, exchange=venue)
+    assert isinstance(info.value.__cause__, RateLimited) and info.value.__cause__.retry_after == 600
+    assert time.monotonic() - t0 < 5  # before: retried after the capped 5 s, twice, into the ban
+    assert len(fake.requests_to(CANDLE_PATH[venue])) == 1

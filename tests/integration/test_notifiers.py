@@ -152,6 +152,26 @@ def test_slack_gives_up_after_max_retries(caplog: pytest.LogCaptureFixture) -> N
     assert_no_token(caplog, str(info.value), repr(info.value))
 
 
+def test_slack_splits_an_alert_over_50_blocks_into_several_messages_losing_no_line() -> None:
+    lines = tuple(f"line {i:03d} " + "x" * 2900 for i in range(120))  # one section each: 122 blocks in all
+    with loopback(SLACK_OK) as server:
+        slack(server).send(Alert("Data quality 2026-11-20", lines, "warning", "data_quality"))
+    posts = [r["body"]["blocks"] for r in server.requests]
+    assert len(posts) == 3 and all(len(blocks) <= 50 for blocks in posts)  # before: one post, cut at 49 sections
+    assert [p[0]["type"] for p in posts] == ["header"] * 3 and posts[2][0]["text"]["text"].endswith("(3/3)")
+    sections = "".join(b["text"]["text"] for blocks in posts for b in blocks if b["type"] == "section")
+    assert all(f"line {i:03d} " in sections for i in range(120)) and "truncated" not in sections
+
+
+def test_slack_fails_at_once_when_retry_after_is_past_its_cap(caplog: pytest.LogCaptureFixture) -> None:
+    limited = (429, {"Retry-After": "3600"}, {"ok": False, "error": "ratelimited"})
+    t0 = time.monotonic()
+    with loopback(SLACK_OK, [limited]) as server, pytest.raises(SlackError, match="ratelimited"):
+        slack(server, max_retry_after=5).send(ALERT)
+    assert time.monotonic() - t0 < 5 and len(server.requests) == 1  # before: slept an hour, then retried
+    assert_no_token(caplog)
+
+
 def test_slack_ok_false_raises_a_clear_error(caplog: pytest.LogCaptureFixture) -> None:
     with (
         loopback({"ok": False, "error": "channel_not_found"}) as server,

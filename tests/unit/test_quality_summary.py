@@ -95,6 +95,24 @@ def test_partially_backfilled_and_overlapping_gaps_count_once() -> None:
     assert line.endswith("; 1 of 2 gaps backfilled from bybit")
 
 
+def test_a_gap_across_midnights_counts_only_each_days_share_on_each_day(tmp_brain_uri: str) -> None:
+    brain = Brain(tmp_brain_uri)
+    write(brain, [issue("gap", "warning", 23 * 60, 26 * 60, "1560 missing bar(s)")])  # 11-20 23:00 to 11-22 01:00
+    whole = "2026-11-20 23:00 to 2026-11-22 01:00 UTC"
+    lines = {d: daily_quality_summary(brain, DAY + timedelta(days=d)).lines for d in (0, 1, 2, 3)}
+    where = "BTC/USDT:USDT on binance"  # before: "1 d 2 h of candles missing on 2026-11-20", nothing on the 21st
+    assert lines[0] == (f"{where}: 1 h of candles missing on 2026-11-20 (60 bars, 1 gap(s); {whole}); unresolved",)
+    assert lines[1] == (f"{where}: 1 d of candles missing on 2026-11-21 (1440 bars, 1 gap(s); {whole}); unresolved",)
+    assert lines[2][0].startswith("BTC/USDT:USDT on binance: 1 h of candles missing on 2026-11-22 (60 bars")
+    assert lines[3] == ("no data-quality issues logged for 2026-11-23",)
+
+
+def test_a_multi_day_fetch_failure_is_a_day_not_fetched_on_each_day() -> None:
+    rows = [issue("fetch_failed", "critical", -12 * 60, 36 * 60, "fetch failed: RateLimited: 418")]
+    (line,) = summarize_quality_rows(rows, DAY).lines
+    assert "fetch failed 1 time(s), 1 d not fetched (RateLimited: 418)" in line  # 12 h before the day: not today's
+
+
 def test_quarantines_counted_by_reason_and_rows() -> None:
     rows = [
         issue("bad_ohlc", "error", 1, 1, "OHLC not sane; quarantined as row aaa"),

@@ -8,11 +8,16 @@ retried by :mod:`huracan_ray.data.retry`. A failure left after the retries raise
 in ``incidents`` for ``data_quality_logs``: the calls it retried (``venue_retry``) and each page the
 venue served outside its documented row order (``out_of_order_page``; ccxt re-sorts every page by time,
 so no row is lost, but the fault would otherwise go unseen).
+
+Only closed candles are returned: venues serve the bar still in progress (its close time in the future)
+like any other, and a partial bar stored as final would never be corrected (resume would see its slot
+held). A bar counts as closed when it closed before the fetch began.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from itertools import pairwise
@@ -138,6 +143,7 @@ class CcxtSource(BaseSource):
 
     def _fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
         self._retried = []
+        now_ms = int(time.time() * 1000)  # before any request: a bar closed by now is final in every answer
         try:
             if kind is DataKind.LIQUIDATIONS:
                 rows = self._liquidations(symbol, _ms(start), _ms(end))
@@ -151,6 +157,8 @@ class CcxtSource(BaseSource):
             listed = "; ".join(self._retried[:_LISTED]) + ("; ..." if len(self._retried) > _LISTED else "")
             details = f"{self.name}: {len(self._retried)} failed call(s) retried: {listed}"
             self._incident("venue_retry", _us(_ms(start)), _us(_ms(end)), details)
+        if kind is DataKind.CANDLES:
+            rows = _closed(rows, ccxt.Exchange.parse_timeframe(self.timeframe) * 1000, now_ms)
         return self._table(kind, exchange, symbol, rows)
 
     def _on_retry(self, error: VenueError, wait_s: float) -> None:
@@ -363,6 +371,11 @@ def _raw_time(row: Any, key: int | str) -> int | None:
         return int(row[key])
     except (LookupError, TypeError, ValueError):
         return None
+
+
+def _closed(rows: list[Any], step_ms: int, now_ms: int) -> list[Any]:
+    """Return the candles of ``rows`` closed at ``now_ms`` (open time + ``step_ms`` not after it)."""
+    return [row for row in rows if _row_ms(row) + step_ms <= now_ms]
 
 
 def _row_ms(row: Any) -> int:
