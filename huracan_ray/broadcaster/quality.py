@@ -1,7 +1,8 @@
 """The daily data-quality summary: one Alert from a UTC day of ``data_quality_logs``.
 
 Lines are actionable, one per series and problem, worst first, e.g.
-``BTC/USDT:USDT on binance: 2 h 14 m of candles missing on 2026-11-20 (134 bars, 3 gaps); backfilled from bybit``.
+``BTC/USDT:USDT on binance: 2 h 14 m of 1m candles missing on 2026-11-20 (134 bars, 3 gaps); backfilled from
+bybit``.
 The summary is a pure function of the rows: :func:`summarize_quality_rows` takes plain dicts, and
 :func:`daily_quality_summary` only reads them from the Brain first.
 
@@ -34,7 +35,7 @@ _VENUE_PATTERNS = (
     re.compile(r"\bfallback(?:\s+venue|\s+exchange)?\s*[:=]?\s*(?:from\s+|to\s+)?([A-Za-z][\w.-]*)", re.IGNORECASE),
     re.compile(r"\b(?:backfilled|filled|recovered|refetched)\s+(?:from|via|on)\s+([A-Za-z][\w.-]*)", re.IGNORECASE),
 )
-_BARS = re.compile(r"^(\d+) missing bar")
+_BARS = re.compile(r"^(\d+) missing (?:(\w+) )?bar")  # "134 missing 1m bar(s) ..." (older rows: no timeframe)
 _DUPLICATES = re.compile(r"^(\d+) exact duplicate")
 _ROW_ID = re.compile(r"quarantined as row (\w+)")
 _COVERAGE = re.compile(r"coverage ([\d.]+) \((\d+)/(\d+) slots\) below the threshold ([\d.]+)")
@@ -218,6 +219,12 @@ def _bars(rows: Iterable[Row]) -> int | None:
     return total if found else None
 
 
+def _timeframe(rows: Iterable[Row]) -> str:
+    """Return ``"1m "`` when the rows' details name one bar timeframe (``134 missing 1m bar(s)``), else ``""``."""
+    found = {m.group(2) for row in rows if (m := _BARS.match(row.get("details") or "")) and m.group(2)}
+    return f"{found.pop()} " if len(found) == 1 else ""
+
+
 def _ranges(rows: Iterable[Row]) -> str:
     """Return ``; 2026-11-20 23:00 to 2026-11-22 01:00 UTC`` for each window running past the day."""
     wholes = sorted(row["whole"] for row in rows if "whole" in row)
@@ -233,9 +240,9 @@ def _gap_lines(groups: dict[SeriesKey, list[Row]], day: date) -> list[str]:
     for key, rows in sorted(groups.items(), key=lambda item: -_union_seconds(item[1])):
         bars = _bars(rows)
         extent = ", ".join(part for part in (f"{bars} bars" if bars else "", f"{len(rows)} gap(s)") if part)
-        missing = format_duration(_union_seconds(rows))
+        missing, what = format_duration(_union_seconds(rows)), f"{_timeframe(rows)}{key[2]}"
         lines.append(
-            f"{_where(key)}: {missing} of {key[2]} missing on {day.isoformat()} ({extent}{_ranges(rows)})"
+            f"{_where(key)}: {missing} of {what} missing on {day.isoformat()} ({extent}{_ranges(rows)})"
             f"{_resolution(rows, 'gaps')}"
         )
     return lines

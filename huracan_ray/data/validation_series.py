@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from huracan_ray.data.records import CRITICAL, WARNING, Issue, issues_table, us_to_datetime
+from huracan_ray.data.timeframes import format_timeframe
 from huracan_ray.data.validation_rules import ChunkContext, timestamps_us
 
 __all__ = ["STALE_COLUMNS", "WINDOW_SCHEMA", "SeriesFragment", "coverage", "fragment", "merge_windows", "series_issues"]
@@ -155,12 +156,14 @@ def _fmt(us: int) -> str:
     return us_to_datetime(us).isoformat()
 
 
-def _window_issues(windows: pa.Table, stale_bars: int, column: str) -> list[Issue]:
+def _window_issues(windows: pa.Table, stale_bars: int, column: str, cadence_us: int) -> list[Issue]:
     issues = []
+    width = format_timeframe(cadence_us / 1e6) if cadence_us else None
+    bar = f"{width} bar(s)" if width else "bar(s)"  # "134 missing 1m bar(s)": the daily summary names the timeframe
     for w in windows.to_pylist():  # one per merged window: few
         start, end, bars = w["start_us"], w["end_us"], w["bars"]
         if w["issue_type"] == "gap":
-            text = f"{bars} missing bar(s) from {_fmt(start)} to {_fmt(end)} (exclusive)"
+            text = f"{bars} missing {bar} from {_fmt(start)} to {_fmt(end)} (exclusive)"
             issues.append(Issue("gap", WARNING, start, end, text))
         elif bars >= stale_bars:
             text = f"{column} unchanged at {w['value']!r} for {bars} bars from {_fmt(start)} to {_fmt(end)}"
@@ -171,7 +174,7 @@ def _window_issues(windows: pa.Table, stale_bars: int, column: str) -> list[Issu
 def _series_issues(parts: list[SeriesFragment], threshold: float, critical: float, stale_bars: int) -> pa.Table:
     head = parts[0]
     windows = merge_windows(pa.concat_tables([p.windows for p in parts]))
-    issues = _window_issues(windows, stale_bars, STALE_COLUMNS.get(head.kind, "value"))
+    issues = _window_issues(windows, stale_bars, STALE_COLUMNS.get(head.kind, "value"), int(head.cadence_us or 0))
     share = coverage(parts)
     if share is not None and share < threshold:
         start, end = min(p.start_us for p in parts), max(p.end_us for p in parts)

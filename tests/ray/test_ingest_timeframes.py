@@ -114,7 +114,7 @@ def test_bars_of_a_timeframe_land_on_its_clock_and_gaps_are_judged_on_it(
     assert {(r["exchange"], r["issue_type"]) for r in logs} <= {("okx", "gap"), ("okx", "low_coverage")}
     (gap,) = [r for r in logs if r["issue_type"] == "gap"]
     assert (gap["start_us"], gap["end_us"]) == (missing, missing + step)
-    assert gap["details"].startswith("1 missing bar(s)")
+    assert gap["details"].startswith(f"1 missing {timeframe} bar(s)")
 
 
 @pytest.mark.usefixtures("ray_cluster")

@@ -66,7 +66,7 @@ def test_schedule_run_once_runs_due_jobs_and_a_second_run_in_the_slot_runs_nothi
     assert gaps.num_rows == 1
     # and the summary reported that gap for 2026-11-19
     assert '"day": "2026-11-19"' in runs["quality"]["details"]
-    assert "Data quality 2026-11-19" in first.output and "1 h 30 m of candles missing" in first.output
+    assert "Data quality 2026-11-19" in first.output and "1 h 30 m of 1m candles missing" in first.output
     assert "ingest" in first.output and "succeeded" in first.output
 
     versions = brain.versions(["job_runs", "candles", "data_quality_logs"])

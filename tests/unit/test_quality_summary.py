@@ -194,14 +194,13 @@ def run_cli(*args: str, brain_uri: str) -> subprocess.CompletedProcess[str]:
 def test_cli_quality_report_defaults_to_latest_day(tmp_brain_uri: str) -> None:
     brain = Brain(tmp_brain_uri)
     earlier = issue("gap", "warning", -24 * 60, 30, "30 missing bar(s)")
-    write(
-        brain, [earlier, issue("gap", "warning", 60, 134, "134 missing bar(s); backfilled from bybit", resolved=True)]
-    )
+    later = issue("gap", "warning", 60, 134, "134 missing 1m bar(s); backfilled from bybit", resolved=True)
+    write(brain, [earlier, later])
     assert latest_quality_day(brain) == DAY
 
     out = run_cli("quality", "report", brain_uri=tmp_brain_uri)
     assert out.returncode == 0, out.stderr
-    assert "2026-11-20" in out.stdout and "2 h 14 m of candles missing" in out.stdout
+    assert "BTC/USDT:USDT on binance: 2 h 14 m of 1m candles missing on 2026-11-20 (134 bars" in out.stdout
     assert "backfilled from bybit" in out.stdout
 
     out = run_cli("quality", "report", "--day", "2026-11-19", "--send", brain_uri=tmp_brain_uri)

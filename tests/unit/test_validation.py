@@ -102,7 +102,7 @@ def test_gap_windows_report_start_end_and_bars(faulty: SyntheticSource) -> None:
     for fault in (f for f in faulty.injected_faults() if f.kind == "gap" and (f.exchange, f.symbol) == (EX, SYM)):
         row = result.issues.filter(pc.equal(result.issues.column("window_start"), fault.timestamp)).to_pylist()[0]
         assert row["window_end"] - row["window_start"] == timedelta(minutes=FAULTS.gap_minutes)
-        assert f"{FAULTS.gap_minutes} missing bar(s)" in row["details"]
+        assert f"{FAULTS.gap_minutes} missing 1m bar(s)" in row["details"]
         assert row["severity"] == "warning"
 
 

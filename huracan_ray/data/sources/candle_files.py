@@ -28,6 +28,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from huracan_ray.data.sources.base import SourceError
+from huracan_ray.data.timeframes import format_timeframe
 
 __all__ = [
     "BINANCE_COLUMNS",
@@ -317,13 +318,6 @@ def read_candle_file(path: str | Path) -> CandleRows:
     return CandleRows(frame, tuple(malformed), _line_times(path, raw, malformed))
 
 
-def _format_timeframe(seconds: float) -> str | None:
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return None
-
-
 def bar_spacings(timestamps: pd.Series) -> pd.Series:
     """Return the positive spacings (s) between consecutive distinct ``timestamps``."""
     diffs = timestamps.dropna().sort_values().diff().dt.total_seconds()
@@ -333,4 +327,4 @@ def bar_spacings(timestamps: pd.Series) -> pd.Series:
 def infer_timeframe(timestamps: pd.Series) -> str | None:
     """Return the most common spacing of ``timestamps`` as a timeframe (``5m``), or None when there is none."""
     diffs = bar_spacings(timestamps)
-    return None if diffs.empty else _format_timeframe(float(diffs.mode().iloc[0]))
+    return None if diffs.empty else format_timeframe(float(diffs.mode().iloc[0]))
