@@ -11,10 +11,11 @@ it is stored in ``feature_importance`` under the group :data:`SCREEN`.
 from __future__ import annotations
 
 from huracan_ray.engine.models import build_model
+from huracan_ray.engine.models.base import BaseModel
 from huracan_ray.mechanic.dataset import SymbolDataset
 from huracan_ray.mechanic.importance_core import ImportanceConfig, ImportanceResult, explain
 
-__all__ = ["SCREEN", "screen_features"]
+__all__ = ["SCREEN", "ranking_model", "screen_features"]
 
 SCREEN = "screen"
 """The ``regime`` value of the screen's rows in ``feature_importance``."""
@@ -27,13 +28,12 @@ def screen_features(ds: SymbolDataset, config: ImportanceConfig | None = None) -
     """
     config = config or ImportanceConfig()
     train = ds.window("train")
-    params = {
-        "n_estimators": config.screen_estimators,
-        "max_depth": 3,
-        "learning_rate": 0.1,
-        "seed": config.seed,
-        "device": "cpu",
-        "n_jobs": 1,
-    }
-    model = build_model("xgboost", params).fit(ds.X[train.start : train.stop], ds.y[train.start : train.stop])
+    model = ranking_model(config.screen_estimators, config.seed)
+    model.fit(ds.X[train.start : train.stop], ds.y[train.start : train.stop])
     return explain(model, ds, config.window, config=config)
+
+
+def ranking_model(n_estimators: int, seed: int) -> BaseModel:
+    """Return the small seeded XGBoost that ranks features (depth 3, one thread: these fits are small)."""
+    params = {"n_estimators": n_estimators, "max_depth": 3, "learning_rate": 0.1, "seed": seed, "device": "cpu"}
+    return build_model("xgboost", {**params, "n_jobs": 1})

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import kendalltau
 
-from huracan_ray.engine.models import build_model
 from huracan_ray.mechanic.dataset import SymbolDataset
 from huracan_ray.mechanic.importance_core import ImportanceResult, rank_desc
+from huracan_ray.mechanic.importance_screen import ranking_model
 from huracan_ray.mechanic.importance_shap import tree_shap_rows
 from huracan_ray.mechanic.split import walk_forward
 
@@ -69,8 +69,7 @@ def rank_stability(rankings: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
 
 
 def _fold_ranking(ds: SymbolDataset, train: range, test: range, n_estimators: int, seed: int) -> np.ndarray:
-    params = {"n_estimators": n_estimators, "max_depth": 3, "learning_rate": 0.1, "seed": seed, "device": "cpu"}
-    model = build_model("xgboost", {**params, "n_jobs": 1})  # one thread: these fits are small
+    model = ranking_model(n_estimators, seed)
     model.fit(ds.X[train.start : train.stop], ds.y[train.start : train.stop])
     step = max(1, len(test) // 2000)
     values = tree_shap_rows(model, ds.X[test.start : test.stop : step])
