@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from huracan_ray.data.records import CRITICAL, WARNING, Issue, issues_table, quarantine_table
-from huracan_ray.data.sources import DataKind, Source, SourceError, build_source, incidents_of
+from huracan_ray.data.sources import DataKind, Source, SourceError, build_source, incidents_of, served_end
 from huracan_ray.data.sources.ccxt_venues import VENUES
 from huracan_ray.data.validation import ValidationConfig, ValidationResult, failed_chunk, validate_chunk
 from huracan_ray.timeutil import epoch_us
@@ -137,6 +137,15 @@ def _try_fallbacks(
     return None, errors
 
 
+def _served(where: dict[str, Any], source: Source) -> dict[str, Any]:
+    """Return ``where`` ending where ``source`` could serve the window to (the last closed candle of a live venue).
+
+    A unit reaching past the venue's present is validated only up to it: the slots after it are not a
+    gap yet. Resume still finds them missing, so a later run fetches them once the venue has them.
+    """
+    return {**where, "end": served_end(source, where["start"], where["end"])}
+
+
 def fetch_unit(
     sources: VenueSources, unit: Any, fallbacks: Mapping[str, tuple[str, ...]], config: ValidationConfig
 ) -> Fetched:
@@ -147,7 +156,7 @@ def fetch_unit(
     source = sources.get(venue)
     try:
         table = source.fetch(kind, unit.symbol, unit.start, unit.end, exchange=unit.exchange)
-        result = validate_chunk(kind, table, **where, config=config)
+        result = validate_chunk(kind, table, **_served(where, source), config=config)
         return Fetched(_with_issue(result, *_incident_rows(source, kind, venue, unit.symbol)), venue or "source")
     except SourceError as exc:  # the venue failed us; anything else is a bug and fails the ingest
         error = f"{type(exc).__name__}: {exc}"
@@ -160,7 +169,7 @@ def fetch_unit(
         table, served, server = fallback
         note = f"{venue} failed ({error}); window served by {fallback_label(served, venue)}"
         used = issues_table(str(kind), venue, unit.symbol, [Issue(FALLBACK_USED, WARNING, lo, hi, note)])
-        result = validate_chunk(kind, table, **where, config=config)
+        result = validate_chunk(kind, table, **_served(where, server), config=config)
         issues, rejected = _incident_rows(server, kind, venue, unit.symbol)
         return Fetched(_with_issue(result, pa.concat_tables([used, issues]), rejected), served)
     note = f"{venue} and every fallback ({', '.join(alternatives)}) failed: " + "; ".join(errors)

@@ -23,13 +23,14 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import uvicorn
 
-from huracan_ray.testing.fake_exchange_data import Feeds, UnknownSymbolError
+from huracan_ray.testing.fake_exchange_data import Feeds, Rejected, UnknownSymbolError
 from huracan_ray.testing.fake_exchange_venues import ENDPOINTS, VENUE_PREFIXES, Endpoint, error_body
 from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
 
@@ -112,13 +113,18 @@ class FakeExchange:
         market: SyntheticMarket | None = None,
         venues: Iterable[str] = ("binance", "bybit", "okx"),
         host: str = "127.0.0.1",
+        now: datetime | None = None,
     ) -> None:
-        """Serve ``market`` (default: a 2-day synthetic market on the three venues) for ``venues``."""
+        """Serve ``market`` (default: a 2-day synthetic market on the three venues) for ``venues``.
+
+        ``now`` is the venues' present (server time; binance's open-interest history reaches 30 days
+        back from it); default: the real time, or the market's end when that is earlier.
+        """
         self.venues = tuple(venues)
         if market is None:
             market = SyntheticMarket(SyntheticMarketConfig(days=2, exchanges=self.venues))
         self.market = market
-        self.feeds = Feeds(market)
+        self.feeds = Feeds(market, now)
         self.host = host
         self.port: int | None = None
         self.faults: list[Fault] = []
@@ -265,6 +271,8 @@ class FakeExchange:
             body = self._body(endpoint, query, fault)
         except UnknownSymbolError as exc:
             return 400, {}, json.dumps(error_body(venue, 400, f"invalid symbol {exc}")).encode()
+        except Rejected as exc:
+            return exc.status, {}, json.dumps(exc.body).encode()
         if fault is not None and fault.kind == "truncated":
             body = body[: max(1, len(body) // 2)]
         return 200, {}, body

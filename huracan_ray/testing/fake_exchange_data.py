@@ -7,8 +7,11 @@ millisecond timestamps, so that each venue's handlers only pick rows and format 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -16,7 +19,15 @@ import pyarrow as pa
 from huracan_ray.testing.candle_resample import aggregate_ohlcv
 from huracan_ray.testing.synthetic import SyntheticMarket
 
-__all__ = ["CONTRACT_SIZES", "Feeds", "Series", "UnknownSymbolError", "select_rows", "venue_symbol_id"]
+__all__ = [
+    "CONTRACT_SIZES",
+    "Feeds",
+    "Rejected",
+    "Series",
+    "UnknownSymbolError",
+    "select_rows",
+    "venue_symbol_id",
+]
 
 Series = tuple[np.ndarray, dict[str, np.ndarray]]
 """Millisecond timestamps (ascending) and the columns of one (venue, symbol, kind)."""
@@ -27,6 +38,15 @@ CONTRACT_SIZES: Mapping[str, float] = {"BTC": 0.01, "ETH": 0.1}
 
 class UnknownSymbolError(KeyError):
     """A venue symbol id that the fake market does not list."""
+
+
+class Rejected(Exception):  # noqa: N818 - a venue's answer, not a fault of ours
+    """A request the venue refuses: answered with HTTP ``status`` and the venue's error JSON ``body``."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        """Keep the answer."""
+        super().__init__(body)
+        self.status, self.body = status, body
 
 
 def venue_symbol_id(venue: str, symbol: str) -> str:
@@ -61,10 +81,21 @@ def _aggregate(series: Series, minutes: int) -> Series:
 class Feeds:
     """Serve a synthetic market's series per (venue, venue symbol id, kind), cached."""
 
-    def __init__(self, market: SyntheticMarket) -> None:
-        """Index the market's symbols by each venue's id; cut nothing yet."""
+    def __init__(self, market: SyntheticMarket, now: datetime | None = None) -> None:
+        """Index the market's symbols by each venue's id; cut nothing yet. ``now``: see :meth:`now_ms`."""
         self.market = market
+        self.now = now
         self._cache: dict[tuple[str, str, str, int], Series] = {}
+
+    def now_ms(self) -> int:
+        """Return the venues' present (server time, and what "the last 30 days" count from), in ms.
+
+        ``now`` (fixed) when given; else the real time, or the market's end when that is earlier (a market of
+        the past is served as of its last minute, so its whole span is recent).
+        """
+        if self.now is not None:
+            return int(self.now.timestamp() * 1000)
+        return min(int(time.time() * 1000), int(self.market.config.end.timestamp() * 1000))
 
     @property
     def symbols(self) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from huracan_ray.testing.fake_exchange_data import Feeds, select_rows
+from huracan_ray.testing.fake_exchange_data import Feeds, Rejected, select_rows
 
 __all__ = ["ENDPOINTS", "VENUE_PREFIXES", "Endpoint", "Reply", "error_body"]
 
@@ -91,11 +91,16 @@ def _binance_symbol(symbol: str) -> dict[str, Any]:
 
 def _binance_exchange_info(feeds: Feeds, _q: Query) -> Reply:
     body = {
-        "timezone": "UTC", "serverTime": _now_ms(), "futuresType": "U_MARGINED",
+        "timezone": "UTC", "serverTime": feeds.now_ms(), "futuresType": "U_MARGINED",
         "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400}],
         "exchangeFilters": [], "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-100"}],
         "symbols": [_binance_symbol(s) for s in feeds.symbols],
     }  # fmt: skip
+    return Reply(None, lambda _rows: body)
+
+
+def _binance_time(feeds: Feeds, _q: Query) -> Reply:
+    body = {"serverTime": feeds.now_ms()}
     return Reply(None, lambda _rows: body)
 
 
@@ -129,7 +134,14 @@ def _binance_funding(feeds: Feeds, q: Query) -> Reply:
     return Reply(rows, lambda r: r)
 
 
+_BINANCE_OI_DAYS = 30
+"""/futures/data/openInterestHist serves "only the data of the latest 1 month"."""
+
+
 def _binance_oi(feeds: Feeds, q: Query) -> Reply:
+    start = _int(q, "startTime")
+    if start is not None and start < feeds.now_ms() - _BINANCE_OI_DAYS * 86_400_000:
+        raise Rejected(400, {"code": -1130, "msg": "Data sent for parameter 'startTime' is not valid."})
     ts, c, idx = _binance_pick(feeds, q, "open_interest", 30, 500)
     sym = q.get("symbol")
     rows = [
@@ -284,6 +296,7 @@ def _okx_liquidation(ts: int, side: str, size_usd: float, price: float, contract
 
 ENDPOINTS: dict[str, Endpoint] = {
     "/fapi/v1/exchangeInfo": Endpoint("binance", _binance_exchange_info),
+    "/fapi/v1/time": Endpoint("binance", _binance_time),
     "/fapi/v1/klines": Endpoint("binance", _binance_klines),
     "/fapi/v1/fundingRate": Endpoint("binance", _binance_funding),
     "/futures/data/openInterestHist": Endpoint("binance", _binance_oi),

@@ -6,13 +6,21 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import ccxt
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from huracan_ray.brain import Brain
+from huracan_ray.data.fallback import VenueSources, fetch_unit
+from huracan_ray.data.ingest import IngestUnit
+from huracan_ray.data.resume import complete_units
 from huracan_ray.data.retry import RateLimited
-from huracan_ray.data.sources.base import SourceError
+from huracan_ray.data.sources.base import DataKind, SourceError
 from huracan_ray.data.sources.ccxt_source import BinanceSource, BybitSource, CcxtSource, OkxSource
+from huracan_ray.data.sources.ccxt_venues import VENUES as SPECS
+from huracan_ray.data.validation import ValidationConfig
+from huracan_ray.data.validation_series import series_issues
 from huracan_ray.testing.fake_exchange import FakeExchange
 from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
 
@@ -305,3 +313,91 @@ def test_a_retry_after_past_the_cap_is_not_retried_early(
     assert isinstance(info.value.__cause__, RateLimited) and info.value.__cause__.retry_after == 600
     assert time.monotonic() - t0 < 5  # before: retried after the capped 5 s, twice, into the ban
     assert len(fake.requests_to(CANDLE_PATH[venue])) == 1
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _hourly_funding(market: SyntheticMarket, days: int) -> tuple:
+    """Funding every hour from the market's start (as many bybit and okx perps settle now), distinct values."""
+    n = days * 24
+    ts = _ms(market.config.start) + 3_600_000 * np.arange(n, dtype=np.int64)
+    return ts, {"funding_rate": 1e-4 + 1e-7 * np.arange(n), "mark_price": 50_000.0 + np.arange(n)}
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+@pytest.mark.parametrize("page", [None, 50])
+def test_hourly_funding_over_a_multi_day_window_arrives_once(
+    fake: FakeExchange, market: SyntheticMarket, venue: str, page: int | None
+) -> None:
+    ts, cols = series = _hourly_funding(market, days=45)
+    start = market.config.start + timedelta(hours=3, minutes=7)
+    end = start + timedelta(days=42)  # 1,008 hourly rows: past every venue's page (binance 1000, bybit 200, okx 100)
+    with fake.feeds.serving(venue, SYMBOL, "funding_rates", series):
+        src = _source(fake, venue, page_limits={} if page is None else {"funding_rates": page})
+        src._client()
+        fake.clear_requests()
+        got = src.fetch("funding_rates", SYMBOL, start, end, exchange=venue)
+    want = (ts >= _ms(start)) & (ts < _ms(end))
+    times = [_ms(t) for t in got.column("timestamp").to_pylist()]
+    assert times == ts[want].tolist()  # each hour once, oldest first; before: rows lost on every venue
+    assert got.column("funding_rate").to_pylist() == pytest.approx(cols["funding_rate"][want].tolist(), rel=1e-12)
+    limit = page or SPECS[venue].kinds[DataKind.FUNDING_RATES].page_limit
+    assert len(fake.requests_to(PATHS["funding_rates"][venue])) == -(-int(want.sum()) // limit)  # no page asked twice
+    assert src.incidents == ()
+
+
+def test_binance_open_interest_older_than_30_days_is_refused_up_front(market: SyntheticMarket) -> None:
+    start, end = _window(market, hours=2)
+    with FakeExchange(market, venues=("binance",), now=start + timedelta(days=31)) as server:
+        src = _source(server, "binance")
+        with pytest.raises(SourceError, match=r"open_interest history for the last 30d only"):
+            src.fetch("open_interest", SYMBOL, start, end, exchange="binance")
+        assert server.requests_to("openInterestHist") == []  # refused before asking: no retries, no noise
+        with pytest.raises(ccxt.BadRequest, match="-1130"):  # what binance itself answers
+            src._client().fetch_open_interest_history(SYMBOL, "5m", _ms(start), 10)
+        assert [r.status for r in server.requests_to("openInterestHist")] == [400]
+    with FakeExchange(market, venues=("binance",), now=start + timedelta(days=29)) as server:
+        got = _source(server, "binance").fetch("open_interest", SYMBOL, start, end, exchange="binance")
+    _assert_same_rows(got, market.fetch("open_interest", SYMBOL, start, end, "binance"), "open_interest")
+
+
+def _sources(server: FakeExchange, venue: str, **config: object) -> VenueSources:
+    retry = {"max_attempts": 3, "base_delay_s": 0.01, "jitter": 0.0}
+    return VenueSources(venue, {"base_url": server.base_url, "rate_limit": False, "retry": retry, **config}, {})
+
+
+def test_an_old_binance_open_interest_window_falls_back_with_the_reason(market: SyntheticMarket) -> None:
+    start, end = _window(market, hours=2)
+    unit = IngestUnit(DataKind.OPEN_INTEREST, "binance", SYMBOL, start, end)
+    with FakeExchange(market, now=start + timedelta(days=31)) as server:
+        fetched = fetch_unit(_sources(server, "binance"), unit, {"binance": ("bybit",)}, ValidationConfig())
+        assert server.requests_to("openInterestHist") == []
+    assert fetched.served_by == "bybit"
+    [issue] = fetched.result.issues.to_pylist()
+    assert (issue["issue_type"], issue["severity"]) == ("fallback_used", "warning")
+    assert "binance serves open_interest history for the last 30d only" in issue["details"]
+    _assert_same_rows(fetched.result.good, market.fetch("open_interest", SYMBOL, start, end, "bybit"), "open_interest")
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+def test_a_candle_unit_past_now_expects_bars_up_to_the_last_closed_one(venue: str, tmp_brain_uri: str) -> None:
+    now = datetime.now(UTC)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    live = SyntheticMarket(SyntheticMarketConfig(start=day - timedelta(days=1), days=3, symbols=(SYMBOL,),
+                                                 exchanges=(venue,)))  # fmt: skip
+    unit = IngestUnit(DataKind.CANDLES, venue, SYMBOL, now - timedelta(hours=1), now + timedelta(hours=1))
+    config = ValidationConfig(timeframe="5m")
+    with FakeExchange(live, venues=(venue,)) as server:
+        fetched = fetch_unit(_sources(server, venue, timeframe="5m"), unit, {}, config)
+    part = fetched.result.fragment
+    closed_ms = part.end_us // 1000  # the last closed bar's close at fetch time
+    assert closed_ms % 300_000 == 0 and _ms(now) - 300_000 < closed_ms <= int(time.time() * 1000)
+    assert part.expected == part.present == fetched.result.good.num_rows >= 11
+    found = series_issues([part], threshold=config.coverage_threshold, critical=config.critical_coverage,
+                          stale_bars=config.stale_bars)  # fmt: skip
+    assert found.num_rows == 0  # before: the slots after now were a gap and a low_coverage
+    brain = Brain(tmp_brain_uri)
+    brain.write("candles", fetched.result.good)
+    assert complete_units(brain, [unit], config) == set()  # a later run still fetches the bars to come

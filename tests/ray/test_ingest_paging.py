@@ -36,7 +36,7 @@ DAYS = 340
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeExchange]:
     market = SyntheticMarket(SyntheticMarketConfig(days=DAYS, symbols=(SYMBOL,), exchanges=VENUES))
-    with FakeExchange(market) as server:
+    with FakeExchange(market, now=market.config.end) as server:  # binance serves the last 30 days of open interest
         yield server
 
 
@@ -77,8 +77,8 @@ def test_funding_history_pages_past_every_venues_page_cap(fake: FakeExchange, tm
 
 @pytest.mark.usefixtures("ray_cluster")
 def test_open_interest_history_pages_past_every_venues_page_cap(fake: FakeExchange, tmp_brain_uri: str) -> None:
-    start = fake.market.config.start + timedelta(days=100)
-    end = start + timedelta(days=2)  # 576 five-minute rows: more than binance's page of 500
+    end = fake.market.config.end
+    start = end - timedelta(days=2)  # 576 five-minute rows: more than binance's page of 500, within its 30 days
     _ingest(fake, tmp_brain_uri, DataKind.OPEN_INTEREST, start, end)
     brain = Brain(tmp_brain_uri)
     assert brain.count("open_interest") == 3 * 576

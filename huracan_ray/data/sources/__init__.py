@@ -11,6 +11,7 @@ from huracan_ray.data.sources.base import (
     coerce,
     incidents_of,
     register_source,
+    served_end,
 )
 from huracan_ray.data.sources.ccxt_source import CcxtSource
 from huracan_ray.data.sources.files import FileSource
@@ -32,4 +33,5 @@ __all__ = [
     "coerce",
     "incidents_of",
     "register_source",
+    "served_end",
 ]

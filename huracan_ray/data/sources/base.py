@@ -32,6 +32,7 @@ __all__ = [
     "coerce",
     "incidents_of",
     "register_source",
+    "served_end",
 ]
 
 
@@ -104,6 +105,17 @@ def incidents_of(source: Source) -> tuple[FetchIncident, ...]:
     return tuple(getattr(source, "incidents", ()))
 
 
+def served_end(source: Source, start: datetime, end: datetime) -> datetime:
+    """Return where ``source``'s last fetch of ``[start, end)`` could be served to (``end`` unless cut short).
+
+    A window reaching past what the venue has yet (a candle still open, bars to come) ends at the
+    source's ``served_until``, never before ``start``. Validation expects rows up to there only; resume
+    still finds the rest missing, so a later run fetches it.
+    """
+    until = getattr(source, "served_until", None)
+    return end if until is None else max(start, min(end, until))
+
+
 def coerce(kind: DataKind | str, table: Any) -> pa.Table:
     """Return ``table`` cast to ``kind``'s input schema, every column nullable.
 
@@ -128,11 +140,13 @@ class BaseSource:
     ``fetch`` normalises the window to UTC, calls the subclass's ``_fetch``, casts the result to the
     kind's input schema (nulls kept for validation) and trims rows outside ``[start, end)`` (a
     paging artefact of venues, not a fault). It never sorts or deduplicates: validation judges that.
-    ``incidents`` holds what the last fetch recovered from (``_fetch`` adds them with :meth:`_incident`).
+    ``incidents`` holds what the last fetch recovered from (``_fetch`` adds them with :meth:`_incident`);
+    ``served_until`` where the venue's data ended for it, when before the window's end (see :func:`served_end`).
     """
 
     name: str = ""
     incidents: tuple[FetchIncident, ...] = ()
+    served_until: datetime | None = None
     default_chunk: ClassVar[timedelta] = timedelta(days=1)
     """The window of one ingest unit unless the ingest names one: a day suits venues (a few pages per
     fetch, a retry redoes little); local files want far longer units (each costs a fixed few ms)."""
@@ -143,7 +157,7 @@ class BaseSource:
         start, end = as_utc(start), as_utc(end)
         if end <= start:
             raise ValueError(f"empty window: start {start.isoformat()} is not before end {end.isoformat()}")
-        self.incidents = ()
+        self.incidents, self.served_until = (), None
         table = coerce(kind, self._fetch(kind, symbol, start, end, exchange=exchange))
         ts = table.column("timestamp")
         inside = pc.and_(pc.greater_equal(ts, pa.scalar(start, TS)), pc.less(ts, pa.scalar(end, TS)))

@@ -11,7 +11,12 @@ so no row is lost, but the fault would otherwise go unseen).
 
 Only closed candles are returned: venues serve the bar still in progress (its close time in the future)
 like any other, and a partial bar stored as final would never be corrected (resume would see its slot
-held). A bar counts as closed when it closed before the fetch began.
+held). A bar counts as closed when it closed before the fetch began. A window reaching past it sets
+``served_until`` to the last closed bar's close, so that validation expects no slot after it (see
+:func:`~huracan_ray.data.sources.base.served_end`).
+
+A window older than a venue serves (binance's open-interest history: the last 30 days) is refused up
+front with a :class:`~huracan_ray.data.sources.base.SourceError` naming the limit, not sent to fail.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit
@@ -95,6 +100,7 @@ class CcxtSource(BaseSource):
         self.page_limits = dict(page_limits or {})
         self.rate_limit = rate_limit
         self._exchange: ccxt.Exchange | None = None
+        self._clock_offset_ms: int | None = None
         self._retried: list[str] = []
         self._call = retrier(self.retry, on_retry=self._on_retry)(self._call_once)
 
@@ -145,12 +151,7 @@ class CcxtSource(BaseSource):
         self._retried = []
         now_ms = int(time.time() * 1000)  # before any request: a bar closed by now is final in every answer
         try:
-            if kind is DataKind.LIQUIDATIONS:
-                rows = self._liquidations(symbol, _ms(start), _ms(end))
-            elif kind in self.venue.kinds:
-                rows = self._paged(kind, symbol, _ms(start), _ms(end))
-            else:
-                raise ValueError(f"{self.name} has no {kind} data")
+            rows = self._rows(kind, symbol, _ms(start), _ms(end))
         except VenueError as exc:
             raise SourceError(f"{self.name} {kind} {symbol}: {exc}") from exc
         if self._retried:
@@ -158,8 +159,39 @@ class CcxtSource(BaseSource):
             details = f"{self.name}: {len(self._retried)} failed call(s) retried: {listed}"
             self._incident("venue_retry", _us(_ms(start)), _us(_ms(end)), details)
         if kind is DataKind.CANDLES:
-            rows = _closed(rows, ccxt.Exchange.parse_timeframe(self.timeframe) * 1000, now_ms)
+            step_ms = ccxt.Exchange.parse_timeframe(self.timeframe) * 1000
+            rows = _closed(rows, step_ms, now_ms)
+            if now_ms - now_ms % step_ms < _ms(end):  # the window reaches past the last closed bar
+                self.served_until = datetime.fromtimestamp((now_ms - now_ms % step_ms) / 1000, UTC)
         return self._table(kind, exchange, symbol, rows)
+
+    def _rows(self, kind: DataKind, symbol: str, start_ms: int, end_ms: int) -> list[Any]:
+        if kind is DataKind.LIQUIDATIONS:
+            return self._liquidations(symbol, start_ms, end_ms)
+        if kind not in self.venue.kinds:
+            raise ValueError(f"{self.name} has no {kind} data")
+        self._check_history(kind, start_ms)
+        return self._paged(kind, symbol, start_ms, end_ms)
+
+    def _check_history(self, kind: DataKind, start_ms: int) -> None:
+        """Raise :class:`SourceError` when the window starts before the venue's history of ``kind`` does.
+
+        The venue refuses such a window on every try (binance's open-interest history covers only the
+        last 30 days); refusing it here, before any request, lets the ingest fall back at once, with the
+        reason in the log. "Now" is the venue's clock (its server time, read once), not ours.
+        """
+        reach = self.venue.kinds[kind].history
+        if reach is None:
+            return
+        ex = self._client()
+        if self._clock_offset_ms is None:
+            self._clock_offset_ms = int(self._call(ex.fetch_time)) - int(time.time() * 1000)
+        oldest = int(time.time() * 1000) + self._clock_offset_ms - ex.parse_timeframe(reach) * 1000
+        if start_ms < oldest:
+            raise SourceError(
+                f"{self.name} serves {kind} history for the last {reach} only: the window starting "
+                f"{_iso(start_ms)} begins before {_iso(oldest)}, which the venue refuses"
+            )
 
     def _on_retry(self, error: VenueError, wait_s: float) -> None:
         """Remember a failed call the retrier is about to retry (logged once the fetch succeeds)."""
@@ -182,19 +214,31 @@ class CcxtSource(BaseSource):
         return max(1, min(cap, self.page_limits.get(str(kind), cap)))
 
     def _paged(self, kind: DataKind, symbol: str, start_ms: int, end_ms: int) -> list[Any]:
-        """Return every row of ``[start_ms, end_ms)``, one explicit window of ``limit`` periods per page."""
+        """Return every row of ``[start_ms, end_ms)``, sorted by time (stable), one explicit window per page.
+
+        A window spans ``limit`` periods of the kind's step, so a series on that clock fits one page; a
+        denser one (funding every hour where 8 h is usual) fills the page first. A full page holds the
+        window's oldest rows on an oldest-first venue and its newest on a newest-first one, so the first
+        is paged forward from ``start_ms`` and the second backward from ``end_ms``, each next window
+        starting just past what the page holds (see :func:`_unserved`): no row is skipped and none is
+        asked for twice, whatever the series' interval. Only a page short of ``limit`` is taken as its
+        whole window.
+        """
         spec = self.venue.kinds[kind]
         ex = self._client()
         step_tf = spec.step or self.timeframe
         limit = self._limit(kind, spec.page_limit)
         step_ms = ex.parse_timeframe(step_tf) * 1000
+        backward = self.venue.newest_first
         rows: list[Any] = []
-        cursor = start_ms
-        while cursor < end_ms:
-            page_end = min(cursor + step_ms * limit, end_ms)
-            page = self._page(ex, spec, symbol, step_tf, cursor, page_end, limit)
+        todo = [(start_ms, end_ms)]
+        while todo:
+            lo, hi = todo.pop()
+            since, until = (max(lo, hi - step_ms * limit), hi) if backward else (lo, min(hi, lo + step_ms * limit))
+            page = self._page(ex, spec, symbol, step_tf, since, until, limit)
             rows.extend(page)
-            cursor = _next_cursor(page, limit, step_ms, cursor, page_end)
+            todo.extend(_unserved(page, limit, step_ms, (lo, since, until, hi), backward=backward))
+        rows.sort(key=_row_ms)  # pages came newest first when paging backward; each is sorted by ccxt
         return rows
 
     def _page(
@@ -382,13 +426,28 @@ def _row_ms(row: Any) -> int:
     return int(row[0] if isinstance(row, list | tuple) else row["timestamp"])
 
 
-def _next_cursor(page: list[Any], limit: int, step_ms: int, cursor: int, page_end: int) -> int:
-    """Return where the next page starts: after the window, unless a full page stopped short of it.
+def _unserved(
+    page: list[Any], limit: int, step_ms: int, window: tuple[int, int, int, int], *, backward: bool
+) -> list[tuple[int, int]]:
+    """Return the parts of the range ``[lo, hi)`` still to ask for after ``page`` answered ``[since, until)``.
 
-    A venue that caps a page at ``limit`` rows but fills it with repeats (or serves its own idea of the
-    window) would otherwise make us skip the periods it left out; so continue after its latest row.
+    ``window`` is ``(lo, since, until, hi)``. A short page served its whole window. A full page served
+    only part of it: from its oldest row on when paging backward (what is left: ``[lo, oldest)``),
+    up to its latest row when paging forward (``(latest, hi)``). A full page whose latest row stops
+    short of the window's last step (ccxt cuts a page the venue padded past ``limit``, say with
+    repeats, to its oldest ``limit`` rows) leaves ``(latest, until)`` too.
     """
-    if len(page) < limit:
-        return page_end
-    latest = max(_row_ms(row) for row in page)
-    return latest + step_ms if cursor <= latest < page_end - step_ms else page_end
+    lo, since, until, hi = window
+    full = len(page) >= limit
+    times = [_row_ms(row) for row in page] if full else []
+    oldest, latest = (min(times), max(times)) if times else (since, until)
+    if not backward:
+        resume = latest + 1 if since <= latest < until else until
+        return [(resume, hi)] if resume < hi else []
+    end = oldest if since <= oldest < until else since
+    rest = [(lo, end)] if lo < end else []
+    return rest + ([(latest + 1, until)] if times and since <= latest < until - step_ms else [])
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()

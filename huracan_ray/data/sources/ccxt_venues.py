@@ -1,10 +1,12 @@
 """What differs between venues, as data: ccxt class and options, URL keys, paging per data kind.
 
 :mod:`huracan_ray.data.sources.ccxt_source` reads these specs and holds no per-venue branches.
-Every page asks for an explicit window ``[page_start, page_end)`` of at most ``page_limit`` rows
-(``page_limit`` periods of ``step``), so a venue's row order (oldest- or newest-first) and its
-default window do not matter to the rows; the order is only checked (``rows_path``, ``time_key``,
-``newest_first``) so that a page served out of it is logged.
+Every page asks for an explicit window ``[page_start, page_end)`` of at most ``page_limit`` periods
+of ``step``, so a venue's default window does not matter to the rows. A series denser than its
+``step`` (funding every 1 h or 4 h where 8 h is usual) fills a page before its window ends; the venue's
+row order (``newest_first``) says which end of the window a full page holds, so paging goes forward
+from the start on oldest-first venues and backward from the end on newest-first ones. The order is also
+checked (``rows_path``, ``time_key``) so that a page served out of it is logged.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class KindSpec:
     """Columns read from the raw row (``info``) by index or key, where ccxt's unified field differs."""
     time_key: int | str = 0
     """Index or key of the time (ms) in a raw row, to check the venue's row order (ccxt re-sorts)."""
+    history: str | None = None
+    """How far back from the venue's present it serves this kind (a ccxt timeframe, ``"30d"``); None: all."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,8 @@ class VenueSpec:
     rows_path: tuple[str, ...] = ()
     """Keys from a raw JSON answer to its list of rows (binance: the answer itself)."""
     newest_first: bool = False
-    """The venue's documented row order within a page (bybit and okx: newest first)."""
+    """The venue's documented row order within a page (bybit and okx: newest first): such a venue
+    answers a window holding more rows than ``limit`` with its newest rows, so it is paged backward."""
 
 
 _OI_STEP = "5m"
@@ -88,7 +93,12 @@ VENUES: Mapping[str, VenueSpec] = MappingProxyType(
                 DataKind.CANDLES: KindSpec("fetch_ohlcv", 1000, takes_timeframe=True),  # ccxt caps binance at 1000
                 DataKind.FUNDING_RATES: KindSpec("fetch_funding_rate_history", 1000, step="8h", time_key="fundingTime"),
                 DataKind.OPEN_INTEREST: KindSpec(
-                    "fetch_open_interest_history", 500, step=_OI_STEP, takes_timeframe=True, time_key="timestamp"
+                    "fetch_open_interest_history",
+                    500,
+                    step=_OI_STEP,
+                    takes_timeframe=True,
+                    time_key="timestamp",
+                    history="30d",  # /futures/data/openInterestHist: "only the data of the latest 1 month"
                 ),
             },
         ),
