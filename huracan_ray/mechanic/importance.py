@@ -1,9 +1,12 @@
 """Nightly feature importance: explain each approved model, store its rankings, alert on large shifts.
 
+Two rankings per symbol and run: the approved model explained on its validation window (overall and
+per regime: what the model relies on), and the all-feature screen of the train window that top-N
+selection reads (``importance_screen``: the next run's features are chosen without a validation row).
 The pieces live in ``importance_core`` (SHAP / permutation / correlation and the combined rank),
-``importance_shap`` (the explainers), ``importance_stability`` (walk-forward and regime stability)
-and ``importance_store`` (Brain reads and writes, top-N, trends, shift alerts); this module
-re-exports them and runs the job.
+``importance_shap`` (the explainers), ``importance_screen``, ``importance_stability`` (walk-forward and
+regime stability) and ``importance_store`` (Brain reads and writes, top-N, trends, shift alerts); this
+module re-exports them and runs the job.
 """
 
 from __future__ import annotations
@@ -130,21 +133,19 @@ def analyse_model(
     return results, regime_stability(results), folds, {"explain": t1 - t0, "folds": t2 - t1}
 
 
-def _screen(brain: Brain, manifest: dict, ds: SymbolDataset, config: ImportanceConfig) -> ImportanceResult | None:
-    """Rank every available feature when the model was trained on a subset of them (None when it used all).
+def _screen(brain: Brain, manifest: dict, ds: SymbolDataset, config: ImportanceConfig) -> ImportanceResult:
+    """Rank every available feature on the train window for top-N selection (:mod:`.importance_screen`).
 
-    Without it top-N selection would ratchet: the next ranking could only reorder the model's own features.
+    The model's own dataset serves when it already holds every available feature; otherwise the
+    symbol's dataset is rebuilt with all of them, at the manifest's pinned table versions.
     """
     from huracan_ray.stages import registered_mechanic
 
     mechanic = registered_mechanic(manifest).model_copy(update={"features": None})
     wanted = {n for n, f in FEATURES.items() if f.lookback <= mechanic.max_lookback}
-    if wanted <= set(ds.feature_names) | set(ds.skipped_features):
-        return None
-    everything = prepare_dataset(brain, manifest["symbol"], mechanic, manifest["table_versions"])
-    if set(everything.feature_names) <= set(ds.feature_names):
-        return None
-    return screen_features(everything, config)
+    if not wanted <= set(ds.feature_names) | set(ds.skipped_features):
+        ds = prepare_dataset(brain, manifest["symbol"], mechanic, manifest["table_versions"])
+    return screen_features(ds, config)
 
 
 def _importance_for_symbol(
@@ -167,9 +168,8 @@ def _importance_for_symbol(
     started = time.perf_counter()
     screen = _screen(brain, manifest, ds, config)
     seconds["screen"] = time.perf_counter() - started
-    stored = results if screen is None else {**results, SCREEN: screen}
-    version = write_importance(brain, symbol, model_id, stored, now)
-    current = (results["all"] if screen is None else screen).top(top_n)
+    version = write_importance(brain, symbol, model_id, {**results, SCREEN: screen}, now)
+    current = screen.top(top_n)
     alert = shift_alert(symbol, previous, current, threshold=threshold, model_id=model_id)
     if alert is not None:
         broadcast(notifiers, alert)

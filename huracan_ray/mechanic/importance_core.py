@@ -61,6 +61,7 @@ class ImportanceConfig(FrozenConfig):
     folds: int = Field(4, ge=0)  # walk-forward folds of the stability check (0: skip it)
     fold_estimators: int = Field(60, ge=5)
     screen_estimators: int = Field(100, ge=5)  # trees of the all-feature screen that top-N selection reads
+    screen_holdout: float = Field(0.25, gt=0, lt=1)  # the screen ranks on this last share of the train window
     seed: int = 0
 
 

@@ -39,7 +39,9 @@ from huracan_ray.mechanic.importance import (
     with_top_features,
     write_importance,
 )
+from huracan_ray.mechanic.importance_screen import screen_features, selection_view
 from huracan_ray.mechanic.importance_shap import agnostic_shap_rows
+from huracan_ray.mechanic.split import Split
 from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
 
 SYMBOL = "BTC/USDT:USDT"
@@ -280,6 +282,25 @@ def test_selection_ranks_every_feature_not_only_the_models(tmp_path: Path) -> No
     assert screened > set(BLIND) and len(screened) >= 20  # the screen ranks every available feature
     assert top_features(brain, SYMBOL, 5) == found.top == list(features_for_next_run(brain, SYMBOL, 5) or ())
     assert top_features(brain, SYMBOL, 5, regime="all") != found.top
+
+
+def test_the_screen_never_reads_a_validation_or_test_row(ds: SymbolDataset) -> None:
+    """Top-N selection is chosen on the train window alone: scrambling every later row changes nothing."""
+    screened = screen_features(ds, FAST)
+    after = ds.window("train").stop
+    rng = np.random.default_rng(7)
+    X, y = ds.X.copy(), ds.y.copy()
+    X[after:] = rng.normal(size=X[after:].shape).astype(X.dtype)
+    y[after:] = rng.permutation(y[after:])
+    again = screen_features(dataclasses.replace(ds, X=X, y=y), FAST)
+    np.testing.assert_array_equal(again.combined_rank, screened.combined_rank)
+    np.testing.assert_array_equal(again.shap, screened.shap)
+    view = selection_view(ds, FAST.screen_holdout)
+    purge = ds.split.validation.start - ds.split.train.stop
+    assert view.split.train.start == ds.split.train.start and view.split.validation.stop == after
+    assert view.split.validation.start - view.split.train.stop == purge and len(view.split.test) == 0
+    with pytest.raises(ValueError, match="too short"):
+        selection_view(dataclasses.replace(ds, split=Split(range(0, purge), ds.split.validation, ds.split.test)))
 
 
 def _ranking(names: tuple[str, ...]) -> ImportanceResult:
