@@ -88,8 +88,8 @@ class BarIn(BaseModel):
     low: float = Field(gt=0)
     close: float = Field(gt=0)
     volume: float = Field(ge=0)
-    funding_rate: float | None = None
-    funding_rate_others: float | None = Field(None, description="mean funding rate of the other venues")
+    funding_rate: float | None = Field(None, description="the latest funding rate, per 8 hours (rate * 8 / interval h)")
+    funding_rate_others: float | None = Field(None, description="mean funding rate of the other venues, per 8 hours")
     open_interest: float | None = Field(None, ge=0)
     liq_long_usd: float | None = Field(None, ge=0)
     liq_short_usd: float | None = Field(None, ge=0)

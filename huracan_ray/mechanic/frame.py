@@ -30,6 +30,7 @@ __all__ = [
     "bucket_liquidations",
     "build_frame",
     "minutes_to_bars",
+    "per_8h",
     "timeframe_us",
     "venue_mean",
 ]
@@ -174,6 +175,8 @@ def build_frame(
     # is a no-op for bar opens on whole minutes, as every timeframe of 1m or more has; flooring to the
     # bar width instead would misplace bars not aligned on the epoch, e.g. Monday-open weekly candles).
     floor = (clock // _MINUTE_US) * _MINUTE_US
+    funding = per_8h(funding)
+    other_funding = [per_8h(t) for t in other_funding or []]
     sources = (
         ("funding_rate", funding, "funding_rate"),
         ("open_interest", open_interest, "open_interest"),
@@ -202,6 +205,23 @@ def build_frame(
             symbol, exchange, buckets.dropped, _timeframe(candles, timeframe),
         )  # fmt: skip
     return MarketFrame(symbol, exchange, clock, cols, bar_us, buckets.dropped)
+
+
+def per_8h(funding: pa.Table | None) -> pa.Table | None:
+    """Return ``funding`` with each rate restated per 8 hours (``rate * 8 / interval_hours``).
+
+    Venues settle some perpetuals every 1, 2 or 4 hours: a 1-hour rate is an eighth of the 8-hour rate
+    of the same carry, so rates of different intervals (across venues, or one symbol whose interval
+    changed) are only comparable per the same period. 8-hour rates are unchanged, bit for bit; a row
+    without a valid interval keeps its rate.
+    """
+    if funding is None or "interval_hours" not in funding.column_names or funding.num_rows == 0:
+        return funding
+    rate = funding.column("funding_rate").to_numpy(zero_copy_only=False).astype(np.float64)
+    hours = funding.column("interval_hours").to_numpy(zero_copy_only=False).astype(np.float64)
+    valid = np.isfinite(hours) & (hours > 0)
+    restated = np.where(valid, rate * 8.0 / np.where(valid, hours, 8.0), rate)
+    return funding.set_column(funding.column_names.index("funding_rate"), "funding_rate", pa.array(restated))
 
 
 def _timeframe(candles: pa.Table, timeframe: str | None) -> str:

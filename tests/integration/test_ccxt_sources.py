@@ -343,6 +343,7 @@ def test_hourly_funding_over_a_multi_day_window_arrives_once(
     times = [_ms(t) for t in got.column("timestamp").to_pylist()]
     assert times == ts[want].tolist()  # each hour once, oldest first; before: rows lost on every venue
     assert got.column("funding_rate").to_pylist() == pytest.approx(cols["funding_rate"][want].tolist(), rel=1e-12)
+    assert set(got.column("interval_hours").to_pylist()) == {1.0}  # the settlements' spacing, not the venue's 8 h
     limit = page or SPECS[venue].kinds[DataKind.FUNDING_RATES].page_limit
     assert len(fake.requests_to(PATHS["funding_rates"][venue])) == -(-int(want.sum()) // limit)  # no page asked twice
     assert src.incidents == ()

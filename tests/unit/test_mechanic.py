@@ -446,3 +446,14 @@ def test_prepared_dataset_is_scaled_on_train_and_split_forward(tmp_brain_uri: st
 def test_duplicate_feature_names_are_refused() -> None:
     with pytest.raises(ValueError, match="already registered"):
         register_feature(FEATURES["ret_1"])
+
+
+def test_funding_rates_are_restated_per_8_hours_so_venues_of_other_intervals_compare() -> None:
+    per_8h = frame_module.per_8h
+    rates = np.array([1.1e-4, -3.3e-5, 2.0e-4, 7.7e-5])
+    table = pa.table({"funding_rate": rates, "interval_hours": [8.0, 1.0, 4.0, np.nan]})
+    out = per_8h(table).column("funding_rate").to_numpy()
+    assert out[0] == rates[0]  # an 8-hour rate is unchanged, bit for bit
+    assert out[1] == pytest.approx(rates[1] * 8) and out[2] == pytest.approx(rates[2] * 2)
+    assert out[3] == rates[3]  # no valid interval: kept as it is
+    assert per_8h(None) is None and per_8h(pa.table({"funding_rate": rates})).equals(pa.table({"funding_rate": rates}))

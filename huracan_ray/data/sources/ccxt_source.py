@@ -329,13 +329,27 @@ def _candle_columns(_src: CcxtSource, rows: list[Any]) -> dict[str, list[Any]]:
 
 
 def _funding_columns(src: CcxtSource, rows: list[Any]) -> dict[str, list[Any]]:
-    default = src.venue.funding_interval_hours
+    hours = _fetch_interval_hours([int(r["timestamp"]) for r in rows], src.venue.funding_interval_hours)
     return {
         "timestamp": [_us(r["timestamp"]) for r in rows],
         "funding_rate": [r.get("fundingRate") for r in rows],
         "mark_price": [_float((r.get("info") or {}).get("markPrice")) for r in rows],
-        "interval_hours": [_interval_hours(r.get("interval"), default) for r in rows],
+        "interval_hours": [_interval_hours(r.get("interval"), hours) for r in rows],
     }
+
+
+def _fetch_interval_hours(times_ms: list[int], default: float) -> float:
+    """Return the funding interval, in hours, of the settlements of one fetch: their shortest spacing.
+
+    ccxt's funding history carries no interval, and venues settle some perpetuals every 1, 2 or 4 hours,
+    so a fixed 8 h would mislabel them. The shortest spacing between the fetch's settlements is their
+    interval; a longer one is a missing settlement, not a longer interval. Capped at ``default`` (the
+    venue's usual interval: two settlements 16 h apart are one missing between them), and ``default``
+    for a lone settlement.
+    """
+    distinct = sorted(set(times_ms))
+    spacing = min((b - a for a, b in pairwise(distinct)), default=None)
+    return default if spacing is None else min(default, spacing / 3_600_000)
 
 
 def _oi_columns(src: CcxtSource, rows: list[Any]) -> dict[str, list[Any]]:
