@@ -1,4 +1,4 @@
-"""The ``huracan`` command: ``demo``, ``brain tables``, ``brain show``, ``quality report``, ``schedule``.
+"""The ``huracan`` command: ``demo``, ``ingest``, ``brain``, ``quality report``, ``importance``, ``schedule``.
 
 Errors are one clear line on stderr and a non-zero exit; set ``HURACAN_DEBUG=1`` for a traceback.
 """
@@ -15,6 +15,7 @@ from rich.table import Table
 
 from huracan_ray.cli_collect import app as _collect_app
 from huracan_ray.cli_errors import run_app
+from huracan_ray.cli_importance import app as _importance_app
 from huracan_ray.cli_ingest import ingest as _ingest_command
 from huracan_ray.cli_schedule import app as _schedule_app
 from huracan_ray.timeutil import as_utc
@@ -34,6 +35,7 @@ app.add_typer(_collect_app, name="collect", help="Long-running collectors (liqui
 quality_app = typer.Typer(no_args_is_help=True, help="Data-quality summaries from the Brain's data_quality_logs.")
 app.add_typer(quality_app, name="quality")
 app.add_typer(_schedule_app, name="schedule")
+app.add_typer(_importance_app, name="importance")
 
 _console = Console(width=None if sys.stdout.isatty() else 150)  # a pipe gets a full-width table
 

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from helpers.brain_writer import make_candles
+from helpers.cli import run_cli
 
 from huracan_ray.brain import Brain
-
-
-def run_cli(*args: str, brain_uri: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HURACAN_BRAIN_URI": brain_uri, "COLUMNS": "200"}
-    env.pop("HURACAN_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "huracan_ray.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 @pytest.fixture

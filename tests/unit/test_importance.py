@@ -7,10 +7,12 @@ import json
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from helpers.cli import run_cli
 from helpers.notifiers import RecordingNotifier
 from scipy.stats import spearmanr
 
@@ -301,6 +303,41 @@ def test_the_screen_never_reads_a_validation_or_test_row(ds: SymbolDataset) -> N
     assert view.split.validation.start - view.split.train.stop == purge and len(view.split.test) == 0
     with pytest.raises(ValueError, match="too short"):
         selection_view(dataclasses.replace(ds, split=Split(range(0, purge), ds.split.validation, ds.split.test)))
+
+
+def test_rank_trends_show_in_the_cli_and_as_an_svg_chart(tmp_path: Path, results: dict[str, ImportanceResult]) -> None:
+    uri = (tmp_path / "brain").as_uri()
+    b = Brain(uri)
+    first = results["all"]
+    write_importance(b, SYMBOL, "m1", {SCREEN: first}, NOW)
+    moved = dataclasses.replace(first, combined_rank=first.combined_rank[::-1].copy())  # the order turned over
+    write_importance(b, SYMBOL, "m2", {SCREEN: moved, "all": first}, NOW + timedelta(days=1))
+
+    shown = run_cli("importance", "show", "--symbol", SYMBOL, "--top", "3", brain_uri=uri)
+    assert shown.returncode == 0, shown.stderr
+    assert f"{SYMBOL}: screen ranking of model m2" in shown.stdout and moved.top(1)[0] in shown.stdout
+
+    svg = tmp_path / "ranks.svg"
+    trends = run_cli("importance", "trends", "--symbol", SYMBOL, "--top", "4", "--plot", str(svg), brain_uri=uri)
+    assert trends.returncode == 0, trends.stderr
+    lines = {line.split("│")[1].strip(): line for line in trends.stdout.splitlines() if line.count("│") == 4}
+    best = moved.top(4)
+    assert list(lines) == best  # the latest run's best four, best first, with one rank per run
+    n = len(first.feature_names)
+    rank = dict(zip(first.feature_names, first.combined_rank.tolist(), strict=True))
+    assert [c.strip() for c in lines[best[0]].split("│")[2:4]] == [str(rank[best[0]]), "1"]
+
+    root = ElementTree.parse(svg).getroot()
+    lines_drawn = {e.get("data-feature"): e.get("points").split() for e in root.iter() if e.tag.endswith("polyline")}
+    assert list(lines_drawn) == best and all(len(points) == 2 for points in lines_drawn.values())
+    top_y = float(lines_drawn[best[0]][1].split(",")[1])  # ranked 1 on the last run: the top of the chart
+    assert top_y == min(float(p.split(",")[1]) for pts in lines_drawn.values() for p in pts) and n > 4
+
+    missing = run_cli("importance", "show", "--symbol", "NOPE/USDT:USDT", brain_uri=uri)
+    assert missing.returncode == 1 and missing.stderr.strip().splitlines() == [
+        "huracan: error: no feature importance for NOPE/USDT:USDT in the Brain: run `huracan importance run` "
+        "(or `huracan demo`) first"
+    ]
 
 
 def _ranking(names: tuple[str, ...]) -> ImportanceResult:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pytest
+from helpers.cli import run_cli
 
 from huracan_ray.brain import Brain
 from huracan_ray.broadcaster import daily_quality_summary, latest_quality_day
@@ -180,15 +178,6 @@ def test_empty_day_says_no_issues(tmp_brain_uri: str) -> None:
     alert = daily_quality_summary(brain, DAY)
     assert alert.title == "Data quality 2026-11-20: no data-quality issues"
     assert alert.lines == ("no data-quality issues logged for 2026-11-20",) and alert.severity == "info"
-
-
-def run_cli(*args: str, brain_uri: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HURACAN_BRAIN_URI": brain_uri, "COLUMNS": "200"}
-    for name in ("HURACAN_DEBUG", "HURACAN_SLACK_TOKEN", "HURACAN_TELEGRAM_TOKEN"):
-        env.pop(name, None)
-    return subprocess.run(
-        [sys.executable, "-m", "huracan_ray.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 def test_cli_quality_report_defaults_to_latest_day(tmp_brain_uri: str) -> None:
