@@ -23,6 +23,7 @@ from huracan_ray.data.validation import ValidationConfig
 from huracan_ray.data.validation_series import series_issues
 from huracan_ray.testing.fake_exchange import FakeExchange
 from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
+from huracan_ray.timeutil import epoch_us
 
 pytestmark = pytest.mark.integration
 
@@ -380,6 +381,26 @@ def test_an_old_binance_open_interest_window_falls_back_with_the_reason(market: 
     assert (issue["issue_type"], issue["severity"]) == ("fallback_used", "warning")
     assert "binance serves open_interest history for the last 30d only" in issue["details"]
     _assert_same_rows(fetched.result.good, market.fetch("open_interest", SYMBOL, start, end, "bybit"), "open_interest")
+
+
+@pytest.mark.parametrize("kind", [DataKind.FUNDING_RATES, DataKind.OPEN_INTEREST])
+@pytest.mark.parametrize("venue", list(VENUES))
+def test_funding_and_oi_units_past_now_expect_slots_up_to_now_only(venue: str, kind: DataKind) -> None:
+    now = datetime.now(UTC)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    live = SyntheticMarket(SyntheticMarketConfig(start=day - timedelta(days=2), days=4, symbols=(SYMBOL,),
+                                                 exchanges=(venue,)))  # fmt: skip
+    unit = IngestUnit(kind, venue, SYMBOL, now - timedelta(days=1), now + timedelta(days=1))
+    with FakeExchange(live, venues=(venue,)) as server:  # the fake serves the market's future too; venues do not
+        fetched = fetch_unit(_sources(server, venue), unit, {}, ValidationConfig())
+    result, part = fetched.result, fetched.result.fragment
+    times = result.good.column("timestamp").to_pylist()
+    assert times and max(times) <= datetime.now(UTC) and result.rejected.num_rows == 0
+    assert part.end_us <= epoch_us(datetime.now(UTC)) + 1 and part.expected == part.present
+    config = ValidationConfig()
+    found = series_issues([part], threshold=config.coverage_threshold, critical=config.critical_coverage,
+                          stale_bars=config.stale_bars)  # fmt: skip
+    assert found.num_rows == 0  # before: every settlement or sample still to come was a gap
 
 
 @pytest.mark.parametrize("venue", list(VENUES))

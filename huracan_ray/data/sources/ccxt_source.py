@@ -9,11 +9,11 @@ in ``incidents`` for ``data_quality_logs``: the calls it retried (``venue_retry`
 venue served outside its documented row order (``out_of_order_page``; ccxt re-sorts every page by time,
 so no row is lost, but the fault would otherwise go unseen).
 
-Only closed candles are returned: venues serve the bar still in progress (its close time in the future)
+Only final rows are returned: venues serve the candle still in progress (its close time in the future)
 like any other, and a partial bar stored as final would never be corrected (resume would see its slot
-held). A bar counts as closed when it closed before the fetch began. A window reaching past it sets
-``served_until`` to the last closed bar's close, so that validation expects no slot after it (see
-:func:`~huracan_ray.data.sources.base.served_end`).
+held). A bar counts as closed when it closed before the fetch began; a funding settlement or an
+open-interest sample when its time has come. A window reaching past that sets ``served_until`` there,
+so that validation expects no slot after it (see :func:`~huracan_ray.data.sources.base.served_end`).
 
 A window older than a venue serves (binance's open-interest history: the last 30 days) is refused up
 front with a :class:`~huracan_ray.data.sources.base.SourceError` naming the limit, not sent to fail.
@@ -158,12 +158,25 @@ class CcxtSource(BaseSource):
             listed = "; ".join(self._retried[:_LISTED]) + ("; ..." if len(self._retried) > _LISTED else "")
             details = f"{self.name}: {len(self._retried)} failed call(s) retried: {listed}"
             self._incident("venue_retry", _us(_ms(start)), _us(_ms(end)), details)
+        return self._table(kind, exchange, symbol, self._settled(kind, rows, now_ms, _ms(end)))
+
+    def _settled(self, kind: DataKind, rows: list[Any], now_ms: int, end_ms: int) -> list[Any]:
+        """Return the rows final at ``now_ms``; a window reaching past it sets ``served_until`` there.
+
+        A candle is final once closed (the bar in progress is left out); a funding settlement or an
+        open-interest sample once its time has come. Validation then expects no slot after the cut,
+        and resume still finds those slots missing, so a later run fetches them.
+        """
+        if kind is DataKind.LIQUIDATIONS:
+            return rows
         if kind is DataKind.CANDLES:
             step_ms = ccxt.Exchange.parse_timeframe(self.timeframe) * 1000
-            rows = _closed(rows, step_ms, now_ms)
-            if now_ms - now_ms % step_ms < _ms(end):  # the window reaches past the last closed bar
-                self.served_until = datetime.fromtimestamp((now_ms - now_ms % step_ms) / 1000, UTC)
-        return self._table(kind, exchange, symbol, rows)
+            rows, cut = _closed(rows, step_ms, now_ms), now_ms - now_ms % step_ms
+        else:
+            rows, cut = [row for row in rows if _row_ms(row) <= now_ms], now_ms + 1
+        if cut < end_ms:
+            self.served_until = datetime.fromtimestamp(cut / 1000, UTC)
+        return rows
 
     def _rows(self, kind: DataKind, symbol: str, start_ms: int, end_ms: int) -> list[Any]:
         if kind is DataKind.LIQUIDATIONS:
