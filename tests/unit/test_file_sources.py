@@ -274,6 +274,12 @@ def test_a_configured_timeframe_does_not_relabel_bars_of_another_spacing(tmp_pat
     sparse[["timestamp_utc", *OHLCV]].to_csv(path, index=False)
     got = _fetch(FileSource(path=path, symbol="XRP/USDT:USDT", timeframe="1h"), "XRP/USDT:USDT")
     assert set(got.column("timeframe").to_pylist()) == {"1h"}  # some bars 1h apart: the config stands
+    fine = _real().iloc[:30].copy()  # 1-minute bars with one 5-minute hole, read with timeframe="5m"
+    minutes = [m for m in range(34) if m not in (10, 11, 12, 13)]
+    fine["timestamp_utc"] = [(DAY_ONE + timedelta(minutes=m)).isoformat() for m in minutes]
+    fine[["timestamp_utc", *OHLCV]].to_csv(path, index=False)
+    got = _fetch(FileSource(path=path, symbol="XRP/USDT:USDT", timeframe="5m"), "XRP/USDT:USDT")
+    assert set(got.column("timeframe").to_pylist()) == {"1m"}  # one 5m spacing does not make 1m prices 5m candles
 
 
 DUMP = "XRPUSDT-1h-2021-11.csv"

@@ -305,9 +305,12 @@ class _Loaded:
     def timeframe_for(self, configured: str | None) -> str | None:
         """Return the timeframe of these candles: ``configured`` unless the data contradicts it.
 
-        ``configured`` stands when some pair of consecutive bars is that far apart (sparse bars of that
-        timeframe) or the data has no spacing; else the most common spacing does (hourly bars read with
-        ``timeframe="1m"`` stay ``1h``, and validation quarantines them as of another timeframe).
+        ``configured`` stands when the data has no spacing, or when some consecutive bars are that far apart
+        and every spacing is a whole multiple of it (bars of that timeframe, gaps allowed); else the most
+        common spacing does: hourly
+        bars read with ``timeframe="1m"`` stay ``1h``, and 1-minute bars read with ``timeframe="5m"`` stay
+        ``1m`` even where a 5-minute hole makes one spacing match (validation then quarantines them as of
+        another timeframe, instead of storing 1-minute prices as 5-minute candles).
         """
         if configured is None:
             return self.timeframe
@@ -315,7 +318,7 @@ class _Loaded:
             seconds = parse_timeframe(configured).total_seconds()
         except ValueError as exc:
             raise SourceError(f"file source: {exc}") from exc
-        if not self.spacings_s or seconds in self.spacings_s:
+        if not self.spacings_s or (seconds in self.spacings_s and all(s % seconds == 0 for s in self.spacings_s)):
             return configured
         return self.timeframe or configured
 
