@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from huracan_ray.cli_args import comma_list
 from huracan_ray.cli_errors import run_app
 
 __all__ = ["app", "collect_liquidations"]
@@ -44,7 +45,7 @@ def _config(
         brain_uri=brain_uri or settings.brain_uri,
         storage_options=settings.storage_options() if brain_uri is None else {},
         venues=(exchange,),
-        symbols=tuple(s.strip() for s in symbols.split(",") if s.strip()),
+        symbols=comma_list(symbols),
         ws_base_urls={exchange: base_url} if base_url else {},
         rest_base_urls={exchange: rest_url} if rest_url else {},
         flush_s=flush_s,

@@ -22,19 +22,22 @@ _RAISED = re.compile(r"^(?!ray\.)(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*(?:Error|Except
 
 
 def _remote_error(exc: Exception) -> str | None:
-    """Return ``Type: message`` of what a Ray task raised, read from the remote traceback ``exc`` carries.
+    """Return ``Type: message`` of what a Ray task raised (None when ``exc`` is not a task's error).
 
     Ray re-raises a task's error as a ``RayTaskError`` whose first line names only the task
-    (``ray::MapBatches(_fetch_block)()``); the error itself survives only as text below it.
+    (``ray::MapBatches(_fetch_block)()``). The original exception is its ``cause``; when that is Ray's
+    own wrapper (Ray Data's ``UserCodeException``) or cannot be rebuilt, the last ``Type: message`` line
+    of the remote traceback text that is not Ray's (the outermost user error of a chain) stands in.
     """
     ray_exceptions = sys.modules.get("ray.exceptions")
     if ray_exceptions is None or not isinstance(exc, ray_exceptions.RayTaskError):
         return None
-    for line in _ANSI.sub("", str(exc)).splitlines():
-        match = _RAISED.match(line)
-        if match:
-            return f"{match[1]}: {match[2]}"
-    return None
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, Exception) and not type(cause).__module__.startswith("ray."):  # not Ray's own wrapper
+        inner = one_line(cause)
+        return inner if isinstance(cause, ray_exceptions.RayTaskError) else f"{type(cause).__name__}: {inner}"
+    found = [m for line in _ANSI.sub("", str(exc)).splitlines() if (m := _RAISED.match(line))]
+    return f"{found[-1][1]}: {found[-1][2]}" if found else None
 
 
 def one_line(exc: Exception) -> str:

@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from huracan_ray.cli_args import comma_list
+
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True, help="Feature importance: latest rankings, rank trends, the nightly job.")
@@ -104,7 +106,7 @@ def run(
     from huracan_ray.broadcaster import ConsoleNotifier
     from huracan_ray.mechanic.importance import run_importance
 
-    chosen = [s for s in (symbols or "").split(",") if s.strip()] or None
+    chosen = list(comma_list(symbols)) or None
     with tempfile.TemporaryDirectory() as tmp:
         report = run_importance(
             _brain(), chosen, top_n=top_n, notifiers=[ConsoleNotifier(_console)], workdir=tmp, threshold=threshold

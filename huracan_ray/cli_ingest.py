@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from huracan_ray.cli_args import comma_list
 from huracan_ray.cli_errors import run_app
 from huracan_ray.timeutil import as_utc
 
@@ -40,15 +41,11 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help="In
 _console = Console(width=None if sys.stdout.isatty() else 150)
 
 
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
 def parse_kinds(value: str) -> tuple[Any, ...]:
     """Return the data kinds a ``--kinds`` list names (aliases: funding, oi, liqs, sentiment)."""
     from huracan_ray.data.sources import DataKind
 
-    names = [KIND_ALIASES.get(k, k) for k in _split(value)]
+    names = [KIND_ALIASES.get(k, k) for k in comma_list(value)]
     valid = {str(k) for k in DataKind}
     bad = [n for n in names if n not in valid]
     if bad:
@@ -121,14 +118,14 @@ def build_config(
     from huracan_ray.data.validation import ValidationConfig
 
     start, end = as_utc(start), as_utc(end)
-    fallbacks = _split(fallback)
-    name, config = _source(source, exchange, base_url, timeframe, path, _split(symbols))
+    fallbacks = comma_list(fallback)
+    name, config = _source(source, exchange, base_url, timeframe, path, comma_list(symbols))
     if name == "synthetic":
         days = max((end - start) / timedelta(days=1), 1 / 1440)
-        config = {"start": start, "days": days, "symbols": _split(symbols), "exchanges": (exchange, *fallbacks),
+        config = {"start": start, "days": days, "symbols": comma_list(symbols), "exchanges": (exchange, *fallbacks),
                   "timeframe": timeframe}  # fmt: skip
     return IngestConfig(
-        source=name, source_config=config, symbols=_split(symbols), exchanges=(exchange,), kinds=parse_kinds(kinds),
+        source=name, source_config=config, symbols=comma_list(symbols), exchanges=(exchange,), kinds=parse_kinds(kinds),
         start=start, end=end, validation=ValidationConfig(timeframe=timeframe),
         fallbacks={exchange: fallbacks} if fallbacks else {}, resume=not force, write_batch_rows=batch_rows,
         workers=workers, worker_cpus=0.5,

@@ -12,6 +12,7 @@ import tempfile
 from _common import brain_from_env, run
 
 from huracan_ray.broadcaster import ConsoleNotifier
+from huracan_ray.cli_args import comma_list
 from huracan_ray.mechanic.importance import run_importance
 
 
@@ -25,7 +26,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         report = run_importance(
             brain_from_env(),
-            args.symbols.split(",") if args.symbols else None,
+            list(comma_list(args.symbols)) or None,
             top_n=args.top_n,
             notifiers=[ConsoleNotifier()],
             workdir=tmp,

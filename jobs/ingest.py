@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from _common import brain_from_env, connect_ray, run
 
 from huracan_ray import stages
+from huracan_ray.cli_args import comma_list
 from huracan_ray.data.ingest import IngestConfig
 
 
@@ -23,8 +24,8 @@ def main() -> None:
     args = parser.parse_args()
     start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
     end = start + timedelta(days=args.days)
-    symbols = tuple(args.symbols.split(","))
-    exchanges = tuple(args.exchanges.split(","))
+    symbols = comma_list(args.symbols)
+    exchanges = comma_list(args.exchanges)
     source_config = {}
     if args.source == "synthetic":
         source_config = {"symbols": symbols, "exchanges": exchanges, "start": start, "days": args.days}

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from _common import brain_from_env, run
 
 from huracan_ray.broadcaster import ConsoleNotifier
+from huracan_ray.cli_args import comma_list
 from huracan_ray.mechanic.dataset import MechanicConfig
 from huracan_ray.mechanic.schedule import weekly_maintenance
 
@@ -22,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     outcomes = weekly_maintenance(
         brain_from_env(),
-        args.symbols.split(","),
+        list(comma_list(args.symbols)),
         datetime.now(UTC),
         mechanic_config=MechanicConfig(exchange=args.exchange),
         notifiers=[ConsoleNotifier()],

@@ -9,6 +9,7 @@ import tempfile
 from _common import brain_from_env, connect_ray, run
 
 from huracan_ray import stages
+from huracan_ray.cli_args import comma_list
 from huracan_ray.rl.train import PPOTrainConfig
 
 
@@ -21,7 +22,7 @@ def main() -> None:
     connect_ray()
     with tempfile.TemporaryDirectory() as tmp:
         policies = stages.train_allocators(
-            brain_from_env(), args.symbols.split(","), PPOTrainConfig(iterations=args.iterations), tmp
+            brain_from_env(), list(comma_list(args.symbols)), PPOTrainConfig(iterations=args.iterations), tmp
         )
     print(
         json.dumps(

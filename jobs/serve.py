@@ -11,6 +11,7 @@ import argparse
 
 from _common import connect_ray, run
 
+from huracan_ray.cli_args import comma_list
 from huracan_ray.hamilton.app import HamiltonArgs, build_app
 
 
@@ -28,7 +29,7 @@ def main() -> None:
     connect_ray()
     serve.start(http_options={"host": args.host, "port": args.port})
     app_args = HamiltonArgs(
-        symbols=tuple(args.symbols.split(",")) if args.symbols else None,
+        symbols=comma_list(args.symbols) or None,
         num_replicas=args.replicas,
         record_trades=args.record_trades,
     )

@@ -8,6 +8,7 @@ import json
 from _common import brain_from_env, connect_ray, run
 
 from huracan_ray import stages
+from huracan_ray.cli_args import comma_list
 from huracan_ray.engine.registry import RegisteredModel
 from huracan_ray.engine.search import EngineConfig
 from huracan_ray.engine.variant_registry import VariantOutcome
@@ -26,7 +27,7 @@ def main() -> None:
     connect_ray()
     outcome = stages.train(
         brain_from_env(),
-        args.symbols.split(","),
+        list(comma_list(args.symbols)),
         MechanicConfig(exchange=args.exchange),
         EngineConfig(
             model_types=tuple(args.models.split(",")), samples_per_model=args.samples, storage_path=args.storage_path

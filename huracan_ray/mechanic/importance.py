@@ -33,7 +33,7 @@ from huracan_ray.mechanic.importance_core import (
     label_correlation,
     rank_desc,
 )
-from huracan_ray.mechanic.importance_screen import SCREEN, screen_features
+from huracan_ray.mechanic.importance_screen import SCREEN, screen_features, train_until
 from huracan_ray.mechanic.importance_stability import (
     FoldSummary,
     StabilityReport,
@@ -75,6 +75,7 @@ __all__ = [
     "rank_trends",
     "regime_stability",
     "run_importance",
+    "screen_dataset",
     "screen_features",
     "selection_ranking",
     "shift_alert",
@@ -133,19 +134,30 @@ def analyse_model(
     return results, regime_stability(results), folds, {"explain": t1 - t0, "folds": t2 - t1}
 
 
-def _screen(brain: Brain, manifest: dict, ds: SymbolDataset, config: ImportanceConfig) -> ImportanceResult:
-    """Rank every available feature on the train window for top-N selection (:mod:`.importance_screen`).
+def screen_dataset(brain: Brain, manifest: dict, ds: SymbolDataset) -> SymbolDataset:
+    """Return the dataset the screen ranks: every available feature, its train window ending where ``ds``'s does.
 
-    The model's own dataset serves when it already holds every available feature; otherwise the
-    symbol's dataset is rebuilt with all of them, at the manifest's pinned table versions.
+    The model's own dataset serves when it already holds every available feature. Otherwise the symbol's
+    dataset is rebuilt with all of them at the manifest's pinned table versions; its longer warm-up drops
+    other rows, so its own forward split would end train later in time: the train window is cut at the
+    model's last train bar instead (:func:`~.importance_screen.train_until`).
     """
     from huracan_ray.stages import registered_mechanic
 
     mechanic = registered_mechanic(manifest).model_copy(update={"features": None})
     wanted = {n for n, f in FEATURES.items() if f.lookback <= mechanic.max_lookback}
-    if not wanted <= set(ds.feature_names) | set(ds.skipped_features):
-        ds = prepare_dataset(brain, manifest["symbol"], mechanic, manifest["table_versions"])
-    return screen_features(ds, config)
+    if wanted <= set(ds.feature_names) | set(ds.skipped_features):
+        return ds
+    return train_until(prepare_dataset(brain, manifest["symbol"], mechanic, manifest["table_versions"]), ds)
+
+
+def _screen(brain: Brain, manifest: dict, ds: SymbolDataset, config: ImportanceConfig) -> ImportanceResult | None:
+    """Return the all-feature screen of the train window (None, logged, when the data is too short for one)."""
+    try:
+        return screen_features(screen_dataset(brain, manifest, ds), config)
+    except ValueError as exc:
+        log.warning("feature screen of %s skipped (%s): selection reads the model's own ranking", ds.symbol, exc)
+        return None
 
 
 def _importance_for_symbol(
@@ -168,8 +180,8 @@ def _importance_for_symbol(
     started = time.perf_counter()
     screen = _screen(brain, manifest, ds, config)
     seconds["screen"] = time.perf_counter() - started
-    version = write_importance(brain, symbol, model_id, {**results, SCREEN: screen}, now)
-    current = screen.top(top_n)
+    version = write_importance(brain, symbol, model_id, results if screen is None else {**results, SCREEN: screen}, now)
+    current = (results["all"] if screen is None else screen).top(top_n)
     alert = shift_alert(symbol, previous, current, threshold=threshold, model_id=model_id)
     if alert is not None:
         broadcast(notifiers, alert)

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from huracan_ray.engine.models import build_model
 from huracan_ray.engine.models.base import BaseModel
 from huracan_ray.mechanic.dataset import SymbolDataset
 from huracan_ray.mechanic.importance_core import ImportanceConfig, ImportanceResult, explain
 from huracan_ray.mechanic.split import Split
 
-__all__ = ["SCREEN", "ranking_model", "screen_features", "selection_view"]
+__all__ = ["SCREEN", "ranking_model", "screen_features", "selection_view", "train_until"]
 
 SCREEN = "screen"
 """The ``regime`` value of the screen's rows in ``feature_importance``."""
@@ -44,6 +46,21 @@ def selection_view(ds: SymbolDataset, holdout: float = 0.25) -> SymbolDataset:
     if cut <= train.start or len(ranked) == 0:
         raise ValueError(f"the train window ({len(train)} rows, purge {gap}) is too short to screen features")
     return dataclasses.replace(ds, split=Split(range(train.start, cut), ranked, range(train.stop, train.stop)))
+
+
+def train_until(everything: SymbolDataset, ds: SymbolDataset) -> SymbolDataset:
+    """Return ``everything`` with its train window ending at ``ds``'s last train bar, never later in time.
+
+    Both are datasets of one symbol; ``everything``, built with more features, lost other warm-up rows, so
+    its own forward split ends train elsewhere. Its validation window starts after ``ds``'s purge gap and
+    its test window is emptied: the screen reads rows up to the end of train only.
+    """
+    last = ds.timestamps_us[ds.split.train.stop - 1]
+    stop = int(np.searchsorted(everything.timestamps_us, last, side="right"))
+    gap = ds.split.validation.start - ds.split.train.stop
+    train = range(everything.split.train.start, min(stop, everything.split.train.stop))
+    later = range(train.stop + gap, len(everything.X))
+    return dataclasses.replace(everything, split=Split(train, later, range(later.stop, later.stop)))
 
 
 def screen_features(ds: SymbolDataset, config: ImportanceConfig | None = None) -> ImportanceResult:

@@ -65,8 +65,8 @@ def latest_importance(brain: Brain, symbol: str, *, regime: str = "all", model_i
 def selection_ranking(brain: Brain, symbol: str, *, model_id: str | None = None) -> pa.Table:
     """Return the ranking top-N selection reads: the latest run's all-feature screen, else its "all" group.
 
-    The screen (:mod:`~huracan_ray.mechanic.importance_screen`) ranks every registered feature; a run
-    whose model already used every feature stores none, and then the model's own ranking is complete.
+    The screen (:mod:`~huracan_ray.mechanic.importance_screen`) ranks every registered feature on the
+    train window; a run that could not screen (too little data) stores none, and its model's ranking stands.
     """
     screen = latest_importance(brain, symbol, regime=SCREEN, model_id=model_id)
     plain = latest_importance(brain, symbol, regime="all", model_id=model_id)

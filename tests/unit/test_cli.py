@@ -134,3 +134,18 @@ def test_an_error_raised_in_a_ray_task_is_its_own_line() -> None:
     ).as_instanceof_cause()
     assert one_line(error) == "TypeError: FileSource.__init__() got an unexpected keyword argument 'base_url'"
     assert one_line(RuntimeError("2 unit(s) could not be fetched")) == "2 unit(s) could not be fetched"
+    chained = (  # raise ValueError(...) from KeyError(...) in a task: the error is the outer one, not its cause
+        "Traceback (most recent call last):\nKeyError: 'inner'\n\nThe above exception was the direct cause of the "
+        "following exception:\n\nTraceback (most recent call last):\nValueError: outer message"
+    )
+    task = RayTaskError("f", chained, ValueError("outer message"), proctitle="ray::f").as_instanceof_cause()
+    assert one_line(task) == "ValueError: outer message"
+    unrebuilt = RayTaskError("f", chained, None, proctitle="ray::f")  # the cause could not be rebuilt: the text
+    assert one_line(unrebuilt) == "ValueError: outer message"
+
+
+def test_comma_lists_are_stripped_and_empty_entries_dropped() -> None:
+    from huracan_ray.cli_args import comma_list
+
+    assert comma_list(" BTC/USDT:USDT, ETH/USDT:USDT ,,") == ("BTC/USDT:USDT", "ETH/USDT:USDT")
+    assert comma_list(None) == comma_list("") == comma_list(" , ") == ()

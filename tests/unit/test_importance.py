@@ -35,6 +35,7 @@ from huracan_ray.mechanic.importance import (
     rank_desc,
     rank_trends,
     run_importance,
+    screen_dataset,
     shift_alert,
     top_features,
     top_set_shift,
@@ -44,6 +45,7 @@ from huracan_ray.mechanic.importance import (
 from huracan_ray.mechanic.importance_screen import screen_features, selection_view
 from huracan_ray.mechanic.importance_shap import agnostic_shap_rows
 from huracan_ray.mechanic.split import Split
+from huracan_ray.stages import approved_models
 from huracan_ray.testing.synthetic import SyntheticMarket, SyntheticMarketConfig
 
 SYMBOL = "BTC/USDT:USDT"
@@ -284,6 +286,21 @@ def test_selection_ranks_every_feature_not_only_the_models(tmp_path: Path) -> No
     assert screened > set(BLIND) and len(screened) >= 20  # the screen ranks every available feature
     assert top_features(brain, SYMBOL, 5) == found.top == list(features_for_next_run(brain, SYMBOL, 5) or ())
     assert top_features(brain, SYMBOL, 5, regime="all") != found.top
+
+    # The rebuilt all-feature dataset loses other warm-up rows: its train window still ends at the model's.
+    everything = screen_dataset(brain, approved_models(brain)[SYMBOL], base)
+    last_train = base.timestamps_us[base.split.train.stop - 1]
+    assert len(everything.feature_names) > len(BLIND)
+    assert everything.timestamps_us[everything.split.train.stop - 1] <= last_train
+    later = everything.timestamps_us > last_train  # the model's purge gap, validation and test: scrambled
+    rng = np.random.default_rng(3)
+    X, y = everything.X.copy(), everything.y.copy()
+    X[later] = rng.normal(size=X[later].shape).astype(X.dtype)
+    y[later] = rng.permutation(y[later])
+    np.testing.assert_array_equal(
+        screen_features(dataclasses.replace(everything, X=X, y=y), FAST).combined_rank,
+        screen_features(everything, FAST).combined_rank,
+    )
 
 
 def test_the_screen_never_reads_a_validation_or_test_row(ds: SymbolDataset) -> None:
