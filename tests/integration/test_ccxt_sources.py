@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import ccxt
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from huracan_ray.brain import Brain
@@ -316,6 +317,10 @@ def test_a_retry_after_past_the_cap_is_not_retried_early(
     assert len(fake.requests_to(CANDLE_PATH[venue])) == 1
 
 
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(int(ms) / 1000, UTC)
+
+
 def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
@@ -348,6 +353,24 @@ def test_hourly_funding_over_a_multi_day_window_arrives_once(
     limit = page or SPECS[venue].kinds[DataKind.FUNDING_RATES].page_limit
     assert len(fake.requests_to(PATHS["funding_rates"][venue])) == -(-int(want.sum()) // limit)  # no page asked twice
     assert src.incidents == ()
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+def test_each_settlement_carries_its_own_interval(fake: FakeExchange, market: SyntheticMarket, venue: str) -> None:
+    """1 h settlements, then 8 h with a missing one, then 4 h, each time jittered by a few ms."""
+    hour, t0 = 3_600_000, _ms(market.config.start)
+    steps = [1] * 6 + [8, 8, 16, 8] + [4] * 4  # hours since the settlement before (16: one missing)
+    ts = t0 + hour * np.cumsum([0, *steps]) + np.resize([0, 3, -2], len(steps) + 1)
+    series = ts, {"funding_rate": np.full(ts.size, 1e-4), "mark_price": np.full(ts.size, 5e4)}
+    want = dict(zip(ts.tolist(), [1.0, *[float(min(h, 8)) for h in steps]], strict=True))
+    with fake.feeds.serving(venue, SYMBOL, "funding_rates", series):
+        src = _source(fake, venue)
+        whole = src.fetch("funding_rates", SYMBOL, market.config.start, _dt(ts[-1] + 1), exchange=venue)
+        lone = src.fetch("funding_rates", SYMBOL, _dt(ts[3] - 1_000), _dt(ts[3] + 1_000), exchange=venue)
+    times = (pc.cast(whole.column("timestamp"), pa.int64()).to_numpy() // 1000).tolist()
+    got = dict(zip(times, whole.column("interval_hours").to_pylist(), strict=True))
+    assert got == want  # whole hours: a few ms of jitter still gives 8.0 exactly; 16 h is one missing, not 16 h
+    assert lone.num_rows == 1 and lone.column("interval_hours").to_pylist() == [1.0]  # its predecessor was fetched
 
 
 def test_binance_open_interest_older_than_30_days_is_refused_up_front(market: SyntheticMarket) -> None:

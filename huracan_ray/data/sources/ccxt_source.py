@@ -35,6 +35,7 @@ import pyarrow as pa
 from huracan_ray.brain.tables import TABLES
 from huracan_ray.data.retry import RetryConfig, TemporaryVenueError, VenueError, map_ccxt_error, retrier
 from huracan_ray.data.sources.base import BaseSource, DataKind, SourceError, register_source
+from huracan_ray.data.sources.ccxt_columns import CONVERTERS
 from huracan_ray.data.sources.ccxt_venues import VENUES, KindSpec, LiquidationSpec, VenueSpec
 
 __all__ = ["BinanceSource", "BybitSource", "CcxtSource", "OkxSource", "rewrite_urls"]
@@ -61,13 +62,6 @@ def _ms(value: datetime) -> int:
 
 def _us(ms: Any) -> int:
     return int(ms) * 1000
-
-
-def _interval_hours(value: Any, default: float) -> float:
-    """Return ccxt's funding ``interval`` (``'8h'``) in hours, else ``default``."""
-    if isinstance(value, str) and value.endswith("h") and value[:-1].isdigit():
-        return float(value[:-1])
-    return default
 
 
 class CcxtSource(BaseSource):
@@ -184,6 +178,8 @@ class CcxtSource(BaseSource):
         if kind not in self.venue.kinds:
             raise ValueError(f"{self.name} has no {kind} data")
         self._check_history(kind, start_ms)
+        if kind is DataKind.FUNDING_RATES:  # from one usual interval earlier: each settlement's predecessor
+            start_ms -= int(self.venue.funding_interval_hours * 3_600_000)  # (trimmed off again by ``fetch``)
         return self._paged(kind, symbol, start_ms, end_ms)
 
     def _check_history(self, kind: DataKind, start_ms: int) -> None:
@@ -326,79 +322,12 @@ class CcxtSource(BaseSource):
     # --- to Arrow ----------------------------------------------------------------------------------
 
     def _table(self, kind: DataKind, exchange: str, symbol: str, rows: list[Any]) -> pa.Table:
-        columns = _CONVERTERS[kind](self, rows)
+        columns = CONVERTERS[kind](self.venue, self.name, rows)
         n = len(rows)
         const = {"exchange": exchange, "symbol": symbol, "source": self.name, "timeframe": self.timeframe}
         schema = TABLES[str(kind)].input_schema()
         arrays = {f.name: columns[f.name] if f.name in columns else [const[f.name]] * n for f in schema}
         return pa.table({k: pa.array(v, type=schema.field(k).type) for k, v in arrays.items()})
-
-
-def _candle_columns(_src: CcxtSource, rows: list[Any]) -> dict[str, list[Any]]:
-    names = ("timestamp", "open", "high", "low", "close", "volume")
-    out: dict[str, list[Any]] = {name: [r[i] for r in rows] for i, name in enumerate(names)}
-    out["timestamp"] = [_us(t) for t in out["timestamp"]]
-    return out
-
-
-def _funding_columns(src: CcxtSource, rows: list[Any]) -> dict[str, list[Any]]:
-    hours = _fetch_interval_hours([int(r["timestamp"]) for r in rows], src.venue.funding_interval_hours)
-    return {
-        "timestamp": [_us(r["timestamp"]) for r in rows],
-        "funding_rate": [r.get("fundingRate") for r in rows],
-        "mark_price": [_float((r.get("info") or {}).get("markPrice")) for r in rows],
-        "interval_hours": [_interval_hours(r.get("interval"), hours) for r in rows],
-    }
-
-
-def _fetch_interval_hours(times_ms: list[int], default: float) -> float:
-    """Return the funding interval, in hours, of the settlements of one fetch: their shortest spacing.
-
-    ccxt's funding history carries no interval, and venues settle some perpetuals every 1, 2 or 4 hours,
-    so a fixed 8 h would mislabel them. The shortest spacing between the fetch's settlements is their
-    interval; a longer one is a missing settlement, not a longer interval. Capped at ``default`` (the
-    venue's usual interval: two settlements 16 h apart are one missing between them), and ``default``
-    for a lone settlement.
-    """
-    distinct = sorted(set(times_ms))
-    spacing = min((b - a for a, b in pairwise(distinct)), default=None)
-    return default if spacing is None else min(default, spacing / 3_600_000)
-
-
-def _oi_columns(src: CcxtSource, rows: list[Any]) -> dict[str, list[Any]]:
-    out = {
-        "timestamp": [_us(r["timestamp"]) for r in rows],
-        "open_interest": [r.get("openInterestAmount") for r in rows],
-        "open_interest_usd": [r.get("openInterestValue") for r in rows],
-    }
-    for column, key in src.venue.kinds[DataKind.OPEN_INTEREST].from_info.items():
-        out[column] = [_float(r["info"][key]) for r in rows]
-    return out
-
-
-def _liquidation_columns(src: CcxtSource, rows: list[Any]) -> dict[str, list[Any]]:
-    price = [float(r["bkPx"]) for r in rows]
-    size = [float(r["sz"]) * float(r["contractSize"]) * p for r, p in zip(rows, price, strict=True)]
-    return {
-        "timestamp": [_us(r["ts"]) for r in rows],
-        "event_id": [f"{src.name}:{r['ts']}:{r['posSide']}:{r['sz']}:{r['bkPx']}" for r in rows],
-        "side": [r["posSide"] for r in rows],
-        "size_usd": size,
-        "price": price,
-        "liquidation_type": ["single"] * len(rows),
-    }
-
-
-def _float(value: Any) -> float | None:
-    return None if value in (None, "") else float(value)
-
-
-_CONVERTERS: dict[DataKind, Callable[[CcxtSource, list[Any]], dict[str, list[Any]]]] = {
-    DataKind.CANDLES: _candle_columns,
-    DataKind.FUNDING_RATES: _funding_columns,
-    DataKind.OPEN_INTEREST: _oi_columns,
-    DataKind.LIQUIDATIONS: _liquidation_columns,
-}
 
 
 @register_source("binance")
