@@ -25,7 +25,7 @@ import pyarrow.dataset as pds
 from huracan_ray.broadcaster.base import Alert
 from huracan_ray.data.validation_rules import REASONS
 
-__all__ = ["daily_quality_summary", "format_duration", "latest_quality_day", "summarize_quality_rows"]
+__all__ = ["LONGEST_WINDOW", "daily_quality_summary", "format_duration", "latest_quality_day", "summarize_quality_rows"]
 
 TABLE = "data_quality_logs"
 _SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2, "critical": 3}
@@ -63,6 +63,10 @@ def format_duration(seconds: float) -> str:
     return f"{secs} s"
 
 
+LONGEST_WINDOW = timedelta(days=366)
+"""How far before a day the daily report looks for issue windows running into it."""
+
+
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=UTC)
     return start, start + timedelta(days=1)
@@ -72,12 +76,13 @@ def daily_quality_summary(brain: _Reader, day: date) -> Alert:
     """Return the data-quality summary of UTC ``day`` (issues whose window touches that day) as an Alert.
 
     An issue that started on an earlier day and runs into ``day`` is read too (its row's
-    ``timestamp`` is its window's start), so a long gap is reported on every day it covers.
+    ``timestamp`` is its window's start), so a long gap is reported on every day it covers; windows
+    are looked for up to :data:`LONGEST_WINDOW` back, so a daily report reads a bounded set of partitions.
     """
     start, end = _day_bounds(day)
     since = pa.scalar(start, pa.timestamp("us", tz="UTC"))
     touches = (pds.field("timestamp") >= since) | (pds.field("window_end") > since)
-    rows = brain.read(TABLE, end=end, filter=touches).to_pylist()
+    rows = brain.read(TABLE, start=start - LONGEST_WINDOW, end=end, filter=touches).to_pylist()
     return summarize_quality_rows(rows, day)
 
 

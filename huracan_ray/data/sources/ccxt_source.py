@@ -56,6 +56,11 @@ def rewrite_urls(urls: Mapping[str, Any], base_url: str, keys: tuple[str, ...] |
     return out
 
 
+_FINAL_AFTER_MS = 2_000
+"""A bar, settlement or sample counts as final this long after its time: a local clock a little ahead of
+the venue's, or a venue still sealing the bar, must not let a partial row in as final."""
+
+
 def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
@@ -143,7 +148,7 @@ class CcxtSource(BaseSource):
 
     def _fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
         self._retried = []
-        now_ms = int(time.time() * 1000)  # before any request: a bar closed by now is final in every answer
+        now_ms = int(time.time() * 1000) - _FINAL_AFTER_MS  # before any request: what is final in every answer
         try:
             rows = self._rows(kind, symbol, _ms(start), _ms(end))
         except VenueError as exc:
