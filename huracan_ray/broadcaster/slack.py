@@ -66,20 +66,24 @@ def slack_blocks(alert: Alert) -> list[dict[str, Any]]:
 def slack_messages(alert: Alert) -> list[list[dict[str, Any]]]:
     """Return ``alert``'s blocks as messages of at most 50 blocks each (Slack rejects more in one message).
 
-    Every message after the first opens with a header naming the part (``… (2/3)``).
+    Each message of a split alert has a header naming its part (``… (1/3)``, ``… (2/3)``).
     """
     blocks = slack_blocks(alert)
     if len(blocks) <= _MAX_BLOCKS:
         return [blocks]
     first, rest = blocks[:_MAX_BLOCKS], blocks[_MAX_BLOCKS:]
     parts = [rest[i : i + _MAX_BLOCKS - 1] for i in range(0, len(rest), _MAX_BLOCKS - 1)]
-    title = f"[{alert.severity.upper()}] {alert.title}"
-    out = [first]
-    for n, part in enumerate(parts, start=2):
-        suffix = f" ({n}/{len(parts) + 1})"
-        header = {"type": "plain_text", "text": title[: _HEADER_MAX - len(suffix)] + suffix, "emoji": True}
-        out.append([{"type": "header", "text": header}, *part])
-    return out
+    title, total = f"[{alert.severity.upper()}] {alert.title}", len(parts) + 1
+    first = [{"type": "header", "text": _part_header(title, 1, total)}, *first[1:]]  # slack_blocks opens with one
+    return [
+        first,
+        *([{"type": "header", "text": _part_header(title, n, total)}, *part] for n, part in enumerate(parts, 2)),
+    ]
+
+
+def _part_header(title: str, n: int, total: int) -> dict[str, Any]:
+    suffix = f" ({n}/{total})"
+    return {"type": "plain_text", "text": title[: _HEADER_MAX - len(suffix)] + suffix, "emoji": True}
 
 
 class _CappedRateLimitHandler(RateLimitErrorRetryHandler):

@@ -199,9 +199,9 @@ def build_frame(
     )
     buckets = bucket_liquidations(clock, liquidations if liquidations is not None else empty, bar_us=bar_us)
     cols.update(buckets.columns)
-    if buckets.dropped:
-        log.warning(
-            "%s on %s: %d liquidations fall in missing %s bars (candle gaps) and are left out",
+    if buckets.dropped:  # info, not warning: every frame built over the same gap would repeat it
+        log.info(
+            "%s on %s: %d liquidation(s) fall in missing %s bars (candle gaps) and are left out",
             symbol, exchange, buckets.dropped, _timeframe(candles, timeframe),
         )  # fmt: skip
     return MarketFrame(symbol, exchange, clock, cols, bar_us, buckets.dropped)
