@@ -73,7 +73,7 @@ def test_a_ragged_line_and_an_empty_dump_cost_only_themselves(tmp_path: Path) ->
     files = tmp_path / "dumps"
     files.mkdir()
     lines = _binance_daily_zips(files, ragged_row=50)
-    (files / "XRPUSDT-1h-2021-11-16.csv").write_bytes(b"")
+    (files / "XRPUSDT-1h-2021-11-19.csv").write_bytes(b"")  # a day inside the ingest: its window reports it
     brain_uri = (tmp_path / "brain").as_uri()
     args = _args(files, brain_uri)
     result = CliRunner().invoke(app, args)

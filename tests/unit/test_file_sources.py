@@ -381,6 +381,12 @@ def test_an_empty_file_is_no_candles_and_a_warning_not_a_failed_fetch(tmp_path: 
     assert result.good.num_rows == 0 and result.rejected.num_rows == 0
     types = {i["issue_type"]: i["severity"] for i in result.issues.to_pylist()}
     assert types == {"empty_file": "warning"}  # the missing bars show up as gaps over the whole series
+    source = FileSource(path=path, symbol=BINANCE_MAP)  # a dated dump: reported by the window of its date only
+    per_day = []
+    for day in (DAY_ONE - timedelta(days=1), DAY_ONE, DAY_ONE + timedelta(days=1)):
+        _fetch(source, "XRP/USDT:USDT", (day, day + timedelta(days=1)))
+        per_day.append(len(source.incidents))
+    assert per_day == [0, 1, 0]
     for name in ("candles.csv", "XRP_USDT_USDT-1h-futures.feather", "XRP_USDT_USDT-1h-futures.json"):
         (tmp_path / name).write_bytes(b"")  # no timeframe to tell, or not a CSV: still no candles, not an error
         empty = FileSource(path=tmp_path / name, symbol="XRP/USDT:USDT")

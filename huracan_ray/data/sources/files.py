@@ -21,11 +21,12 @@ validation to quarantine.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import glob
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ NON_TRADE_CANDLES = frozenset({"mark", "index", "premiumindex", "funding_rate", 
 (``XRP_ETH-trades.feather``, next to the candles of the pair): never served as candles."""
 
 _TF = r"\d+[smhdwM]"
+_NAME_DATE = re.compile(r"-(\d{4})-(\d{2})(?:-(\d{2}))?$")  # a dump's date: ...-2024-01-05, ...-2024-01
 _BINANCE_NAME = re.compile(rf"^(?P<token>[A-Z0-9]+)-(?P<tf>{_TF})-\d{{4}}-\d{{2}}(?:-\d{{2}})?$")
 _FREQTRADE_NAME = re.compile(
     rf"^(?P<token>[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+)(?:-(?P<tf>{_TF}))?(?:-(?P<ctype>[A-Za-z_]+))?$"
@@ -80,6 +82,16 @@ def _stem(path: Path) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return path.stem
+
+
+def _name_day(path: Path) -> datetime | None:
+    """Return the date a dump's name ends with (``BTCUSDT-1m-2024-01-05`` → 2024-01-05, ``…-2024-01`` → its 1st)."""
+    match = _NAME_DATE.search(_stem(path))
+    if match is None:
+        return None
+    with contextlib.suppress(ValueError):
+        return datetime(int(match[1]), int(match[2]), int(match[3] or 1), tzinfo=UTC)
+    return None
 
 
 def parse_file_name(path: str | Path) -> tuple[str | None, str | None, str | None]:
@@ -227,7 +239,8 @@ class FileSource(BaseSource):
         quarantine; it is placed at its own time when that parses and lies within the file's bars, else with the
         window of the row before it, so that one window only reports it.
         """
-        if loaded.empty:
+        day = _name_day(file.path)  # a dated dump's emptiness is reported by the window of its date only
+        if loaded.empty and (day is None or start <= day < end):
             note = f"{file.path} is empty: it holds no candles, not even a header"
             self._incident(EMPTY_FILE, _epoch_us(start), _epoch_us(end), note, "warning")
         lines = loaded.malformed_in(start, end)
