@@ -80,7 +80,8 @@ def _floats(table: pa.Table, name: str) -> np.ndarray:
 def _nulls(table: pa.Table, names: list[str]) -> np.ndarray:
     out = np.zeros(table.num_rows, dtype=bool)
     for name in names:
-        out |= _np_bool(pc.is_null(table.column(name)))
+        if table.column(name).null_count:  # the usual column has none: no mask to build
+            out |= _np_bool(pc.is_null(table.column(name)))
     return out
 
 
@@ -93,7 +94,10 @@ def timestamps_us(table: pa.Table, fill: int) -> np.ndarray:
 def _non_finite(table: pa.Table, names: tuple[str, ...]) -> np.ndarray:
     out = np.zeros(table.num_rows, dtype=bool)
     for name in names:
-        out |= ~np.isfinite(_floats(table, name)) & ~_np_bool(pc.is_null(table.column(name)))
+        bad = ~np.isfinite(_floats(table, name))
+        if table.column(name).null_count:  # a null is NaN here, but it is not a NaN
+            bad &= ~_np_bool(pc.is_null(table.column(name)))
+        out |= bad
     return out
 
 

@@ -8,6 +8,7 @@ Arrow rows with the Brain table's input schema. Sources are built from plain con
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 
 from huracan_ray.brain.conform import conform, to_arrow
 from huracan_ray.brain.errors import SchemaMismatchError
-from huracan_ray.brain.tables import TS, table_spec
+from huracan_ray.brain.tables import TS, TableSpec, table_spec
 from huracan_ray.timeutil import as_utc
 
 __all__ = [
@@ -122,16 +123,25 @@ def coerce(kind: DataKind | str, table: Any) -> pa.Table:
     ``table`` may be Arrow, pandas or a list of dicts. Types are checked as the Brain checks them
     (a missing, wrong or lossy one raises :class:`~huracan_ray.brain.errors.SchemaMismatchError`),
     but nulls are kept: a null in a required column is a data-quality fault for validation to
-    quarantine, not a crash.
+    quarantine, not a crash. A table that has that schema already (a fetch's, validated) is returned as it is.
     """
     spec = table_spec(str(kind))
     table = to_arrow(table)
+    lenient = _lenient(spec.name)
+    if table.schema.equals(lenient.input_schema(), check_metadata=True):
+        return table
     for field in spec.input_schema():
         if not field.nullable and field.name not in table.column_names:
             raise SchemaMismatchError(spec.name, field.name, "missing column")
-    lenient = dataclasses.replace(spec, schema=pa.schema([f.with_nullable(True) for f in spec.schema]))
     out = conform(lenient, table)
     return out.drop_columns(["date"]) if spec.is_time_series else out
+
+
+@functools.cache
+def _lenient(name: str) -> TableSpec:
+    """Return the spec of table ``name`` with every column nullable."""
+    spec = table_spec(name)
+    return dataclasses.replace(spec, schema=pa.schema([f.with_nullable(True) for f in spec.schema]))
 
 
 class BaseSource:
@@ -161,7 +171,10 @@ class BaseSource:
         table = coerce(kind, self._fetch(kind, symbol, start, end, exchange=exchange))
         ts = table.column("timestamp")
         inside = pc.and_(pc.greater_equal(ts, pa.scalar(start, TS)), pc.less(ts, pa.scalar(end, TS)))
-        return table.filter(pc.fill_null(inside, True))  # a null timestamp stays: validation quarantines it
+        inside = pc.fill_null(inside, True)  # a null timestamp stays: validation quarantines it
+        if pc.all(inside).as_py() is not False:  # every row inside (or none at all): nothing to trim
+            return table
+        return table.filter(inside)
 
     def _fetch(self, kind: DataKind, symbol: str, start: datetime, end: datetime, *, exchange: str) -> pa.Table:
         raise NotImplementedError

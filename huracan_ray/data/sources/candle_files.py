@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
+from huracan_ray.brain.tables import TS
 from huracan_ray.data.sources.base import SourceError
 from huracan_ray.data.timeframes import format_timeframe
 
@@ -37,6 +38,7 @@ __all__ = [
     "CandleRows",
     "MalformedLine",
     "bar_spacings",
+    "common_timeframe",
     "infer_timeframe",
     "read_candle_file",
     "to_utc_timestamps",
@@ -229,13 +231,18 @@ def _read_json(path: Path) -> pd.DataFrame:
     raise _problem(path, "expected every candle to be an array [time, o, h, l, c, v] or an object")
 
 
-def _read_raw(path: Path) -> tuple[pd.DataFrame, list[MalformedLine]]:
+def _read_arrow(path: Path) -> pa.Table | None:
+    """Return the Arrow table of a Parquet or feather file, None for the other formats."""
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
-        return pq.read_table(path).to_pandas(), []
+        return pq.read_table(path)
     if name.endswith((".feather", ".arrow")):
-        return feather.read_table(path).to_pandas(), []
-    if name.endswith(".json"):
+        return feather.read_table(path)
+    return None
+
+
+def _read_raw(path: Path) -> tuple[pd.DataFrame, list[MalformedLine]]:
+    if path.name.lower().endswith(".json"):
         return _read_json(path), []
     return _read_csv(path)
 
@@ -272,10 +279,11 @@ def _normalise(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class CandleRows:
-    """What one file holds: its candles, its malformed lines (with each one's own time in µs, when it has
-    one) and whether it is empty (no byte of data: no candles, nor even a header)."""
+    """What one file holds: its candles (``timestamp`` UTC µs + float64 OHLCV, a missing value null), its
+    malformed lines (with each one's own time in µs, when it has one) and whether it is empty (no byte of
+    data: no candles, nor even a header)."""
 
-    frame: pd.DataFrame
+    table: pa.Table
     malformed: tuple[MalformedLine, ...] = ()
     malformed_us: np.ndarray | None = None
     empty: bool = False
@@ -293,6 +301,73 @@ def _line_times(path: Path, raw: pd.DataFrame, malformed: list[MalformedLine]) -
     return np.where(times.isna(), _NO_TIME, times.dt.tz_localize(None).to_numpy("datetime64[us]").astype(np.int64))
 
 
+def _frame_table(frame: pd.DataFrame) -> pa.Table:
+    """Return normalised candles (see :func:`_normalise`) as Arrow: a NaN price is a null."""
+    return pa.table(
+        {"timestamp": pa.array(frame["timestamp"], type=TS), **{c: pa.array(frame[c], pa.float64()) for c in OHLCV}}
+    )
+
+
+def _pandas_only(schema: pa.Schema) -> bool:
+    """Return whether pandas would read columns of ``schema`` otherwise than Arrow lays them out: some are
+    restored as its index, or the column labels are a MultiIndex."""
+    meta = schema.pandas_metadata
+    if meta is None:
+        return False
+    return len(meta.get("column_indexes", [])) > 1 or any(not isinstance(i, dict) for i in meta["index_columns"])
+
+
+def _arrow_times(column: pa.ChunkedArray) -> pa.Array | None:
+    """Return a timestamp column as UTC µs (naive taken as UTC), None when that takes pandas: not a
+    timestamp, no value, a value not a whole µs or out of range, or one that pandas reads as NaT."""
+    if not pa.types.is_timestamp(column.type) or column.null_count == len(column):
+        return None
+    try:
+        times = pc.cast(column, TS).combine_chunks()
+    except pa.ArrowInvalid:
+        return None
+    return None if pc.min(times.view(pa.int64())).as_py() == _NO_TIME else times
+
+
+def _arrow_floats(column: pa.ChunkedArray) -> pa.Array | None:
+    """Return an integer or float column as float64 with NaN read as null (as from pandas), else None."""
+    if column.type == pa.float64():
+        values = column.combine_chunks()
+        return values if not pc.any(pc.is_nan(values)).as_py() else pa.array(values.to_numpy(False), from_pandas=True)
+    if not (pa.types.is_integer(column.type) or column.type == pa.float32()):
+        return None
+    values = np.asarray(column.to_numpy(), dtype=np.float64)  # an integer column with nulls comes as NaN
+    return pa.array(values, pa.float64(), from_pandas=True)
+
+
+def _arrow_candles(table: pa.Table) -> pa.Table | None:
+    """Return a Parquet / feather table as candles straight from Arrow, as :func:`_normalise` makes them through
+    pandas; None where only the pandas path can tell (no row, a time column that is not a timestamp, a price
+    column that is not a number, a column missing or named twice, columns pandas would rearrange)."""
+    names = table.column_names
+    if table.num_rows == 0 or len(set(names)) != len(names) or _pandas_only(table.schema):
+        return None
+    lowered = {name.lower(): name for name in names}
+    time_col = next((lowered[c] for c in TIME_COLUMNS if c in lowered), None)
+    if time_col is None or any(c not in lowered for c in OHLCV):
+        return None
+    columns = {"timestamp": _arrow_times(table.column(time_col))}
+    columns.update({c: _arrow_floats(table.column(lowered[c])) for c in OHLCV})
+    return None if any(v is None for v in columns.values()) else pa.table(columns)
+
+
+def _read_file(path: Path) -> tuple[pa.Table | pd.DataFrame, list[MalformedLine]]:
+    """Return the candles of a Parquet / feather file as Arrow when they need no pandas, else the raw frame
+    (to normalise) and the malformed lines of the file."""
+    if path.stat().st_size == 0:
+        return pd.DataFrame(), []
+    arrow = _read_arrow(path)
+    if arrow is None:
+        return _read_raw(path)
+    candles = _arrow_candles(arrow)
+    return (arrow.to_pandas(), []) if candles is None else (candles, [])
+
+
 def read_candle_file(path: str | Path) -> CandleRows:
     """Return the candles of one file as ``timestamp`` (UTC µs, bar open) + float OHLCV, in file order.
 
@@ -301,30 +376,40 @@ def read_candle_file(path: str | Path) -> CandleRows:
     """
     path = Path(path)
     try:
-        if path.stat().st_size == 0:
-            raw, malformed = pd.DataFrame(), []
-        else:
-            raw, malformed = _read_raw(path)
+        raw, malformed = _read_file(path)
     except SourceError:
         raise
     except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError, zipfile.BadZipFile, csv.Error) as exc:
         raise _problem(path, f"unreadable ({type(exc).__name__}: {exc})") from exc
+    if isinstance(raw, pa.Table):
+        return CandleRows(raw)
     frame = _normalise(path, raw)
     if not malformed:
-        return CandleRows(frame, empty=raw.columns.empty)
+        return CandleRows(_frame_table(frame), empty=raw.columns.empty)
     if frame.empty:
         first = malformed[0]
         raise _problem(path, f"no line is a row: e.g. {first.problem} ({first.text[:200]!r})")
-    return CandleRows(frame, tuple(malformed), _line_times(path, raw, malformed))
+    return CandleRows(_frame_table(frame), tuple(malformed), _line_times(path, raw, malformed))
 
 
-def bar_spacings(timestamps: pd.Series) -> pd.Series:
-    """Return the positive spacings (s) between consecutive distinct ``timestamps``."""
-    diffs = timestamps.dropna().sort_values().diff().dt.total_seconds()
-    return diffs[diffs > 0]
+def bar_spacings(us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the distinct positive spacings (s, ascending) between consecutive distinct times ``us`` (µs, no
+    null), each with how many times it occurs; seconds as pandas' ``total_seconds`` gives them."""
+    steps = np.diff(us)
+    if (steps < 0).any():
+        steps = np.diff(np.sort(us))
+    lengths, counts = np.unique(steps[steps > 0], return_counts=True)
+    seconds = pd.Index(lengths.astype("timedelta64[us]")).total_seconds().to_numpy()
+    distinct, at = np.unique(seconds, return_inverse=True)  # two lengths of one float (beyond 2**53 µs) add up
+    return distinct, np.bincount(at.reshape(-1), weights=counts, minlength=distinct.size).astype(np.int64)
 
 
-def infer_timeframe(timestamps: pd.Series) -> str | None:
-    """Return the most common spacing of ``timestamps`` as a timeframe (``5m``), or None when there is none."""
-    diffs = bar_spacings(timestamps)
-    return None if diffs.empty else format_timeframe(float(diffs.mode().iloc[0]))
+def common_timeframe(seconds: np.ndarray, counts: np.ndarray) -> str | None:
+    """Return the most common of the spacings ``seconds`` (see :func:`bar_spacings`) as a timeframe (``5m``),
+    None when there is none; a tie goes to the shortest."""
+    return None if seconds.size == 0 else format_timeframe(float(seconds[np.argmax(counts)]))
+
+
+def infer_timeframe(us: np.ndarray) -> str | None:
+    """Return the most common spacing of the times ``us`` (µs, no null) as a timeframe (``5m``), else None."""
+    return common_timeframe(*bar_spacings(us))

@@ -35,14 +35,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from huracan_ray.brain.tables import TS
 from huracan_ray.data.sources.base import BaseSource, DataKind, SourceError, register_source
 from huracan_ray.data.sources.candle_files import (
     OHLCV,
     CandleRows,
     MalformedLine,
     bar_spacings,
-    infer_timeframe,
+    common_timeframe,
     read_candle_file,
     to_utc_timestamps,
 )
@@ -271,7 +270,7 @@ class FileSource(BaseSource):
 
 def _constant(value: str, n: int) -> pa.Array:
     """Return a string column of ``n`` copies of ``value`` (built without a Python list)."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value])).cast(pa.string())
+    return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
 class _Loaded:
@@ -291,12 +290,10 @@ class _Loaded:
 
     @classmethod
     def of(cls, rows: CandleRows) -> _Loaded:
-        frame = rows.frame
-        table = pa.table(
-            {"timestamp": pa.array(frame["timestamp"], type=TS), **{c: pa.array(frame[c], pa.float64()) for c in OHLCV}}
-        )
-        spacings = frozenset(bar_spacings(frame["timestamp"]).unique())
-        loaded = cls(table, infer_timeframe(frame["timestamp"]), spacings, empty=rows.empty)
+        table = rows.table
+        timed = np.asarray(pc.cast(table.column("timestamp").drop_null(), pa.int64()).to_numpy(), dtype=np.int64)
+        seconds, counts = bar_spacings(timed)
+        loaded = cls(table, common_timeframe(seconds, counts), frozenset(seconds), empty=rows.empty)
         if rows.malformed:
             loaded.malformed = rows.malformed
             loaded._malformed_us = loaded._place(rows.malformed, rows.malformed_us)
