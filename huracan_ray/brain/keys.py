@@ -15,12 +15,23 @@ import pyarrow.compute as pc
 __all__ = ["keys_unique"]
 
 
+def _one_value(column: pa.ChunkedArray) -> bool:
+    """Return whether ``column`` holds one value, no null, in every row (it tells no rows apart)."""
+    return len(column) > 0 and not column.null_count and bool(pc.all(pc.equal(column, column[0])).as_py())
+
+
 def _key_codes(table: pa.Table, key: tuple[str, ...]) -> list[np.ndarray] | None:
-    """Return one int64 array per key column (strings dictionary-coded), or None for other key types."""
+    """Return one int64 array per key column (strings dictionary-coded), or None for other key types.
+
+    A string column of one value (the exchange and symbol of one venue fetch) is left out: it tells no
+    rows apart, and checking that is cheaper than coding it.
+    """
     codes = []
     for name in key:
         column = table.column(name)
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            if _one_value(column):
+                continue
             column = pc.dictionary_encode(column.combine_chunks()).indices
         elif not (pa.types.is_integer(column.type) or pa.types.is_timestamp(column.type)):
             return None

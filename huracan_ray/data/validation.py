@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import Field
 
 from huracan_ray.brain.keys import keys_unique
@@ -121,24 +120,10 @@ def _any(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
     return np.logical_or.reduce([*masks.values(), np.zeros(n, dtype=bool)])
 
 
-def _is_constant(column: pa.ChunkedArray) -> bool:
-    """Return whether ``column`` is strings, one value in every row (and at least one row)."""
-    if not pa.types.is_string(column.type) or column.null_count or len(column) == 0:
-        return False
-    return bool(pc.all(pc.equal(column, column[0])).as_py())
-
-
-def _keys_unique(table: pa.Table, key: tuple[str, ...]) -> bool:
-    """Return :func:`~huracan_ray.brain.keys.keys_unique` of ``key``, judged on its columns that vary only: a
-    string column of one value (the series fetched, as a fetch's usually is) tells no rows apart."""
-    varying = tuple(name for name in key if not _is_constant(table.column(name)))
-    return keys_unique(table.select(list(varying)), varying) if varying else table.num_rows < 2
-
-
 def _classify(table: pa.Table, ctx: ChunkContext) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Return (exactly duplicated rows, copies dropped per kept row, {reason: rejected rows})."""
     key = table_spec(str(ctx.kind)).primary_key
-    unique = _keys_unique(table, key)  # the usual fetch: no key repeats, so no copy, no repeat, no conflict
+    unique = keys_unique(table, key)  # the usual fetch: no key repeats, so no copy, no repeat, no conflict
     none = np.zeros(table.num_rows, dtype=bool)
     dropped, copies = (none, np.zeros(table.num_rows, dtype=np.int64)) if unique else exact_duplicates(table)
     reasons = row_reasons(table, ctx)

@@ -273,3 +273,19 @@ def test_parse_timeframe() -> None:
     assert parse_timeframe("8h") == timedelta(hours=8)
     with pytest.raises(ValueError, match="bad timeframe"):
         parse_timeframe("0m")
+
+
+def test_key_uniqueness_with_one_valued_string_columns() -> None:
+    """A string key column of one value (a venue fetch's exchange and symbol) is skipped, never misjudged."""
+    from huracan_ray.brain.keys import keys_unique
+
+    key = ("exchange", "symbol", "timestamp")
+    fetch = pa.table({"exchange": ["binance"] * 3, "symbol": ["BTC"] * 3, "timestamp": pa.array([3, 1, 2], pa.int64())})
+    assert keys_unique(fetch, key)
+    assert not keys_unique(fetch.set_column(2, "timestamp", pa.array([1, 2, 1], pa.int64())), key)
+    assert not keys_unique(fetch.select(["exchange", "symbol"]), ("exchange", "symbol"))  # every column one value
+    mixed = fetch.set_column(1, "symbol", pa.array(["BTC", "ETH", "BTC"]))
+    assert not keys_unique(mixed.set_column(2, "timestamp", pa.array([1, 1, 1], pa.int64())), key)
+    assert keys_unique(mixed.set_column(2, "timestamp", pa.array([1, 1, 2], pa.int64())), key)
+    with_null = fetch.set_column(0, "exchange", pa.array(["binance", None, "binance"]))
+    assert not keys_unique(with_null, key)  # a null in the key: the caller's general path judges
