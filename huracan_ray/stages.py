@@ -79,21 +79,8 @@ def approved_models(brain: Brain, symbols: list[str] | None = None) -> dict[str,
 def load_registered(brain: Brain, manifest: dict, workdir: str) -> tuple[Candidate, SymbolDataset]:
     """Load a registered model from its verified artifact and rebuild its dataset at the pinned table versions."""
     path = brain.artifacts.get_dir(manifest["artifact_sha256"], f"{workdir}/{manifest['model_id']}")
-    ds = prepare_dataset(brain, manifest["symbol"], registered_mechanic(manifest), manifest["table_versions"])
+    ds = prepare_dataset(brain, manifest["symbol"], MechanicConfig.of_manifest(manifest), manifest["table_versions"])
     return load_candidate(path), ds  # the dataset at the manifest's pinned table versions (Delta time travel)
-
-
-def registered_mechanic(manifest: dict) -> MechanicConfig:
-    """Return the Mechanic config a registered model was trained with (exchange, timeframe, horizon, regimes,
-    features); manifests written before the timeframe was recorded are 1m.
-    """
-    return MechanicConfig(
-        exchange=manifest["exchange"],
-        timeframe=manifest.get("timeframe", "1m"),
-        horizon=manifest["horizon"],
-        regime_window=manifest["regimes"]["window"],
-        features=tuple(manifest["feature_names"]),
-    )
 
 
 def train_allocators(

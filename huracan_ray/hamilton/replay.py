@@ -80,8 +80,7 @@ def replay_symbol(
     progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Send the last ``bars`` bars of ``manifest``'s test window to Hamilton one at a time."""
-    mechanic = MechanicConfig(exchange=manifest["exchange"], timeframe=manifest.get("timeframe", "1m"))
-    frame = load_frame(brain, manifest["symbol"], mechanic, manifest["table_versions"])
+    frame = load_frame(brain, manifest["symbol"], MechanicConfig.of_manifest(manifest), manifest["table_versions"])
     test_end_us = int(np.datetime64(manifest["time_ranges"]["test"][1].replace("+00:00", ""), "us").astype(np.int64))
     stop = int(np.searchsorted(frame.timestamp_us, test_end_us, side="right"))
     need = int(manifest["min_bars"])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +38,18 @@ class MechanicConfig(FrozenConfig):
     features: tuple[str, ...] | None = None  # None: every registered feature up to max_lookback
     max_lookback: int = 720  # bars; longer features cost training rows and make every serving request longer
     cascade: CascadeRule = CascadeRule()  # what labels a bar "cascade" (training and serving share it)
+
+    @classmethod
+    def of_manifest(cls, manifest: Mapping[str, Any]) -> MechanicConfig:
+        """Return the config a registered model was trained with (exchange, timeframe, horizon, regimes,
+        features); manifests written before the timeframe was recorded are 1m."""
+        return cls(
+            exchange=manifest["exchange"],
+            timeframe=manifest.get("timeframe", "1m"),
+            horizon=manifest["horizon"],
+            regime_window=manifest["regimes"]["window"],
+            features=tuple(manifest["feature_names"]),
+        )
 
 
 @dataclass(frozen=True)

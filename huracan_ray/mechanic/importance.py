@@ -21,7 +21,7 @@ from typing import Any
 from huracan_ray.brain import Brain
 from huracan_ray.broadcaster import Notifier, broadcast
 from huracan_ray.engine.models.base import BaseModel
-from huracan_ray.mechanic.dataset import SymbolDataset, prepare_dataset
+from huracan_ray.mechanic.dataset import MechanicConfig, SymbolDataset, prepare_dataset
 from huracan_ray.mechanic.features import FEATURES
 from huracan_ray.mechanic.importance_core import (
     GROUPS,
@@ -142,9 +142,7 @@ def screen_dataset(brain: Brain, manifest: dict, ds: SymbolDataset) -> SymbolDat
     other rows, so its own forward split would end train later in time: the train window is cut at the
     model's last train bar instead (:func:`~.importance_screen.train_until`).
     """
-    from huracan_ray.stages import registered_mechanic
-
-    mechanic = registered_mechanic(manifest).model_copy(update={"features": None})
+    mechanic = MechanicConfig.of_manifest(manifest).model_copy(update={"features": None})
     wanted = {n for n, f in FEATURES.items() if f.lookback <= mechanic.max_lookback}
     if wanted <= set(ds.feature_names) | set(ds.skipped_features):
         return ds

@@ -457,3 +457,12 @@ def test_funding_rates_are_restated_per_8_hours_so_venues_of_other_intervals_com
     assert out[1] == pytest.approx(rates[1] * 8) and out[2] == pytest.approx(rates[2] * 2)
     assert out[3] == rates[3]  # no valid interval: kept as it is
     assert per_8h(None) is None and per_8h(pa.table({"funding_rate": rates})).equals(pa.table({"funding_rate": rates}))
+
+
+def test_a_registered_models_mechanic_config_comes_from_its_manifest() -> None:
+    manifest = {"exchange": "bybit", "horizon": 15, "regimes": {"window": 120}, "feature_names": ["ret_1", "vol_30"]}
+    old = MechanicConfig.of_manifest(manifest)  # written before manifests recorded the timeframe: 1m
+    assert (old.exchange, old.timeframe, old.horizon, old.regime_window, old.features) == (
+        "bybit", "1m", 15, 120, ("ret_1", "vol_30"),
+    )  # fmt: skip
+    assert MechanicConfig.of_manifest({**manifest, "timeframe": "5m"}).timeframe == "5m"
