@@ -41,17 +41,16 @@ def write_importance(
     return brain.write(TABLE, pa.concat_tables(tables))
 
 
-def _rows(brain: Brain, symbol: str, regime: str, model_id: str | None) -> pa.Table:
-    rows = brain.read(TABLE, symbol=symbol)
-    rows = rows.filter(pc.equal(rows.column("regime").cast(pa.string()), regime))
+def _rows(stored: pa.Table, regime: str, model_id: str | None) -> pa.Table:
+    """Return the rows of ``stored`` (one symbol's importance rows) of one regime, and one model when given."""
+    rows = stored.filter(pc.equal(stored.column("regime").cast(pa.string()), regime))
     if model_id is not None:
         rows = rows.filter(pc.equal(rows.column("model_id").cast(pa.string()), model_id))
     return rows
 
 
-def latest_importance(brain: Brain, symbol: str, *, regime: str = "all", model_id: str | None = None) -> pa.Table:
-    """Return the rows of ``symbol``'s latest importance run (one regime), sorted by combined rank."""
-    rows = _rows(brain, symbol, regime, model_id)
+def _latest(rows: pa.Table, model_id: str | None) -> pa.Table:
+    """Return the latest run's rows of ``rows`` (one regime), sorted by combined rank."""
     if rows.num_rows == 0:
         return rows
     latest = pc.max(rows.column("timestamp"))
@@ -62,14 +61,19 @@ def latest_importance(brain: Brain, symbol: str, *, regime: str = "all", model_i
     return rows.sort_by([("combined_rank", "ascending")])
 
 
+def latest_importance(brain: Brain, symbol: str, *, regime: str = "all", model_id: str | None = None) -> pa.Table:
+    """Return the rows of ``symbol``'s latest importance run (one regime), sorted by combined rank."""
+    return _latest(_rows(brain.read(TABLE, symbol=symbol), regime, model_id), model_id)
+
+
 def selection_ranking(brain: Brain, symbol: str, *, model_id: str | None = None) -> pa.Table:
     """Return the ranking top-N selection reads: the latest run's all-feature screen, else its "all" group.
 
     The screen (:mod:`~huracan_ray.mechanic.importance_screen`) ranks every registered feature on the
     train window; a run that could not screen (too little data) stores none, and its model's ranking stands.
     """
-    screen = latest_importance(brain, symbol, regime=SCREEN, model_id=model_id)
-    plain = latest_importance(brain, symbol, regime="all", model_id=model_id)
+    stored = brain.read(TABLE, symbol=symbol)
+    screen, plain = (_latest(_rows(stored, regime, model_id), model_id) for regime in (SCREEN, "all"))
     if screen.num_rows == 0:
         return plain
     if plain.num_rows and pc.max(plain.column("timestamp")).as_py() > pc.max(screen.column("timestamp")).as_py():
@@ -111,7 +115,7 @@ def with_top_features(brain: Brain, symbol: str, config: MechanicConfig, n: int 
 
 def rank_trends(brain: Brain, symbol: str, *, regime: str = "all", features: Iterable[str] | None = None) -> pa.Table:
     """Return each feature's combined rank over time: columns timestamp, model_id, feature, combined_rank, shap."""
-    rows = _rows(brain, symbol, regime, None)
+    rows = _rows(brain.read(TABLE, symbol=symbol), regime, None)
     if features is not None:
         rows = rows.filter(pc.is_in(rows.column("feature").cast(pa.string()), pa.array(list(features), pa.string())))
     rows = rows.select(["timestamp", "model_id", "feature", "combined_rank", "shap"])
