@@ -100,15 +100,15 @@ def _with_issue(result: ValidationResult, issues: pa.Table, rejected: pa.Table |
     )
 
 
-def _incident_rows(source: Source, kind: DataKind, exchange: str, symbol: str) -> tuple[pa.Table, pa.Table]:
-    """Return (issues, quarantined rows) of the faults ``source``'s last fetch met.
+def _incident_rows(source: Source, kind: DataKind, exchange: str, symbol: str) -> tuple[pa.Table, pa.Table | None]:
+    """Return (issues, quarantined rows or None) of the faults ``source``'s last fetch met.
 
     Each incident is an issue of its own severity; one that carries a row the source could not parse (a
     malformed file line) also quarantines that row verbatim, its ``issue_type`` the reason, and its issue
     names the row's id, as validation's do.
     """
     found: list[Issue] = []
-    rejected = [quarantine_table(str(kind), exchange, symbol, pa.table({}), [], np.zeros(0, np.int64))[0]]
+    rejected: list[pa.Table] = []
     for i in incidents_of(source):
         if i.row is None:
             found.append(Issue(i.issue_type, i.severity, i.start_us, i.end_us, i.details))
@@ -118,7 +118,7 @@ def _incident_rows(source: Source, kind: DataKind, exchange: str, symbol: str) -
         rejected.append(rows)
         details = f"{i.details}; quarantined as row {rid}"
         found.append(Issue(i.issue_type, i.severity, i.start_us, i.end_us, details, rid))
-    return issues_table(str(kind), exchange, symbol, found), pa.concat_tables(rejected)
+    return issues_table(str(kind), exchange, symbol, found), pa.concat_tables(rejected) if rejected else None
 
 
 def _try_fallbacks(

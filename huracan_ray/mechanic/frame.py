@@ -168,7 +168,8 @@ def build_frame(
     as-of joined like ``funding`` and ``funding_rate_others`` is their mean (NaN where none is known yet).
     """
     candles = candles.sort_by("timestamp")
-    bar_us = timeframe_us(_timeframe(candles, timeframe))
+    timeframe = _timeframe(candles, timeframe)
+    bar_us = timeframe_us(timeframe)
     clock = _us(candles.column("timestamp"))
     cols = _candle_columns(candles)
     # As-of joins see values published at or before the bar open, on every timeframe (the minute floor
@@ -189,7 +190,7 @@ def build_frame(
             )
         else:
             cols[name] = np.full(len(clock), np.nan)
-    cols["funding_rate_others"] = venue_mean(floor, other_funding or [], "funding_rate")
+    cols["funding_rate_others"] = venue_mean(floor, other_funding, "funding_rate")
     empty = pa.table(
         {
             "timestamp": pa.array([], pa.timestamp("us", tz="UTC")),
@@ -202,7 +203,7 @@ def build_frame(
     if buckets.dropped:  # info, not warning: every frame built over the same gap would repeat it
         log.info(
             "%s on %s: %d liquidation(s) fall in missing %s bars (candle gaps) and are left out",
-            symbol, exchange, buckets.dropped, _timeframe(candles, timeframe),
+            symbol, exchange, buckets.dropped, timeframe,
         )  # fmt: skip
     return MarketFrame(symbol, exchange, clock, cols, bar_us, buckets.dropped)
 

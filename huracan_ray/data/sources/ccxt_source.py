@@ -168,11 +168,9 @@ class CcxtSource(BaseSource):
         """
         if kind is DataKind.LIQUIDATIONS:
             return rows
-        if kind is DataKind.CANDLES:
-            step_ms = ccxt.Exchange.parse_timeframe(self.timeframe) * 1000
-            rows, cut = _closed(rows, step_ms, now_ms), now_ms - now_ms % step_ms
-        else:
-            rows, cut = [row for row in rows if _row_ms(row) <= now_ms], now_ms + 1
+        width = ccxt.Exchange.parse_timeframe(self.timeframe) * 1000 if kind is DataKind.CANDLES else 0
+        rows = [row for row in rows if _row_ms(row) + width <= now_ms]  # a candle once closed, the rest at once
+        cut = now_ms - now_ms % width if width else now_ms + 1  # the last closed bar's close; else just past now
         if cut < end_ms:
             self.served_until = datetime.fromtimestamp(cut / 1000, UTC)
         return rows
@@ -376,11 +374,6 @@ def _raw_time(row: Any, key: int | str) -> int | None:
         return int(row[key])
     except (LookupError, TypeError, ValueError):
         return None
-
-
-def _closed(rows: list[Any], step_ms: int, now_ms: int) -> list[Any]:
-    """Return the candles of ``rows`` closed at ``now_ms`` (open time + ``step_ms`` not after it)."""
-    return [row for row in rows if _row_ms(row) + step_ms <= now_ms]
 
 
 def _row_ms(row: Any) -> int:
