@@ -39,7 +39,6 @@ __all__ = [
     "MalformedLine",
     "bar_spacings",
     "common_timeframe",
-    "infer_timeframe",
     "read_candle_file",
     "to_utc_timestamps",
 ]
@@ -394,22 +393,15 @@ def read_candle_file(path: str | Path) -> CandleRows:
 
 def bar_spacings(us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the distinct positive spacings (s, ascending) between consecutive distinct times ``us`` (µs, no
-    null), each with how many times it occurs; seconds as pandas' ``total_seconds`` gives them."""
+    null), each with how many times it occurs."""
     steps = np.diff(us)
     if (steps < 0).any():
         steps = np.diff(np.sort(us))
     lengths, counts = np.unique(steps[steps > 0], return_counts=True)
-    seconds = pd.Index(lengths.astype("timedelta64[us]")).total_seconds().to_numpy()
-    distinct, at = np.unique(seconds, return_inverse=True)  # two lengths of one float (beyond 2**53 µs) add up
-    return distinct, np.bincount(at.reshape(-1), weights=counts, minlength=distinct.size).astype(np.int64)
+    return lengths / 1e6, counts
 
 
 def common_timeframe(seconds: np.ndarray, counts: np.ndarray) -> str | None:
     """Return the most common of the spacings ``seconds`` (see :func:`bar_spacings`) as a timeframe (``5m``),
     None when there is none; a tie goes to the shortest."""
     return None if seconds.size == 0 else format_timeframe(float(seconds[np.argmax(counts)]))
-
-
-def infer_timeframe(us: np.ndarray) -> str | None:
-    """Return the most common spacing of the times ``us`` (µs, no null) as a timeframe (``5m``), else None."""
-    return common_timeframe(*bar_spacings(us))

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -46,6 +45,7 @@ from huracan_ray.data.sources.candle_files import (
     to_utc_timestamps,
 )
 from huracan_ray.data.timeframes import parse_timeframe
+from huracan_ray.timeutil import epoch_us
 
 __all__ = [
     "EMPTY_FILE",
@@ -241,7 +241,7 @@ class FileSource(BaseSource):
         day = _name_day(file.path)  # a dated dump's emptiness is reported by the window of its date only
         if loaded.empty and (day is None or start <= day < end):
             note = f"{file.path} is empty: it holds no candles, not even a header"
-            self._incident(EMPTY_FILE, _epoch_us(start), _epoch_us(end), note, "warning")
+            self._incident(EMPTY_FILE, epoch_us(start), epoch_us(end), note, "warning")
         lines = loaded.malformed_in(start, end)
         bar = parse_timeframe(timeframe) // timedelta(microseconds=1) if lines else 0
         for line, us in lines:
@@ -309,7 +309,7 @@ class _Loaded:
 
     def malformed_in(self, start: datetime, end: datetime) -> list[tuple[MalformedLine, int]]:
         """Return the malformed lines placed in ``[start, end)``, each with its time (µs)."""
-        lo, hi = _epoch_us(start), _epoch_us(end)
+        lo, hi = epoch_us(start), epoch_us(end)
         return [(line, int(us)) for line, us in zip(self.malformed, self._malformed_us, strict=True) if lo <= us < hi]
 
     def timeframe_for(self, configured: str | None) -> str | None:
@@ -339,7 +339,7 @@ class _Loaded:
         first timed row after it when none is before), so that each row is served by one window
         only, whatever windows an ingest asks for: validation quarantines it once.
         """
-        lo, hi = _epoch_us(start), _epoch_us(end)
+        lo, hi = epoch_us(start), epoch_us(end)
         if self._sorted:
             first, stop = np.searchsorted(self._us, [lo, hi], side="left")
             return self.table.slice(int(first), int(stop - first))
@@ -358,7 +358,3 @@ def _placed_us(timestamps: pa.ChunkedArray) -> np.ndarray:
     rows = np.arange(us.size)
     before = np.maximum.accumulate(np.where(timed, rows, -1))
     return us[np.where(before >= 0, before, np.flatnonzero(timed)[0])]
-
-
-def _epoch_us(value: datetime) -> int:
-    return int(pd.Timestamp(value).value // 1000)
