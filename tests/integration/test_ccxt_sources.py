@@ -406,13 +406,17 @@ def test_an_old_binance_open_interest_window_falls_back_with_the_reason(market: 
     _assert_same_rows(fetched.result.good, market.fetch("open_interest", SYMBOL, start, end, "bybit"), "open_interest")
 
 
+def _live_market(venue: str, *, days_before: int, days: int) -> tuple[datetime, SyntheticMarket]:
+    """Return (now, a market of ``venue`` from ``days_before`` UTC midnights ago over ``days`` days, past now)."""
+    now = datetime.now(UTC)
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days_before)
+    return now, SyntheticMarket(SyntheticMarketConfig(start=start, days=days, symbols=(SYMBOL,), exchanges=(venue,)))
+
+
 @pytest.mark.parametrize("kind", [DataKind.FUNDING_RATES, DataKind.OPEN_INTEREST])
 @pytest.mark.parametrize("venue", list(VENUES))
 def test_funding_and_oi_units_past_now_expect_slots_up_to_now_only(venue: str, kind: DataKind) -> None:
-    now = datetime.now(UTC)
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    live = SyntheticMarket(SyntheticMarketConfig(start=day - timedelta(days=2), days=4, symbols=(SYMBOL,),
-                                                 exchanges=(venue,)))  # fmt: skip
+    now, live = _live_market(venue, days_before=2, days=4)
     unit = IngestUnit(kind, venue, SYMBOL, now - timedelta(days=1), now + timedelta(days=1))
     with FakeExchange(live, venues=(venue,)) as server:  # the fake serves the market's future too; venues do not
         fetched = fetch_unit(_sources(server, venue), unit, {}, ValidationConfig())
@@ -428,10 +432,7 @@ def test_funding_and_oi_units_past_now_expect_slots_up_to_now_only(venue: str, k
 
 @pytest.mark.parametrize("venue", list(VENUES))
 def test_a_candle_unit_past_now_expects_bars_up_to_the_last_closed_one(venue: str, tmp_brain_uri: str) -> None:
-    now = datetime.now(UTC)
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    live = SyntheticMarket(SyntheticMarketConfig(start=day - timedelta(days=1), days=3, symbols=(SYMBOL,),
-                                                 exchanges=(venue,)))  # fmt: skip
+    now, live = _live_market(venue, days_before=1, days=3)
     unit = IngestUnit(DataKind.CANDLES, venue, SYMBOL, now - timedelta(hours=1), now + timedelta(hours=1))
     config = ValidationConfig(timeframe="5m")
     with FakeExchange(live, venues=(venue,)) as server:
