@@ -18,9 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
+from huracan_ray.brain.staging import StagedFile
 from huracan_ray.brain.tables import TableSpec
 
-__all__ = ["KeyBox", "insert_only_predicate", "key_box"]
+__all__ = ["KeyBox", "insert_only_predicate", "key_box", "staged_are_new"]
 
 STATS_SLACK = timedelta(milliseconds=1)
 """Delta may store timestamp statistics truncated to milliseconds: widen file bounds by this much."""
@@ -110,3 +111,27 @@ def insert_only_predicate(table: DeltaTable, spec: TableSpec, box: KeyBox) -> st
     for column, (lo, hi) in box.bounds.items():
         parts += [f'"{column}" >= {_sql(lo)}', f'"{column}" <= {_sql(hi)}']
     return " AND ".join(parts)
+
+
+def staged_are_new(table: DeltaTable, spec: TableSpec, files: list[StagedFile]) -> bool:
+    """Return True when the statistics prove that no key of staged ``files`` exists in ``table``'s snapshot.
+
+    Each file is checked against the live files of its own date only (its rows all lie in it). A file
+    lacking exact key bounds (a null key) proves nothing. Keys of two staged files are not compared: a
+    caller commits files of distinct units (distinct series or windows) together.
+    """
+    if any(set(f.bounds) != set(spec.primary_key) for f in files):
+        return False
+    days = {f.date: date.fromisoformat(f.date) for f in files}
+    if not days:
+        return True
+    live = _files_in_dates(table, spec, min(days.values()), max(days.values()))
+    if live.num_rows == 0:
+        return True
+    if "partition.date" not in live.column_names:
+        return not any(_may_meet(live, spec, f.key_box(spec)) for f in files)
+    same_day = {
+        iso: live.filter(pc.fill_null(pc.equal(live.column("partition.date"), pa.scalar(day, pa.date32())), True))
+        for iso, day in days.items()
+    }
+    return not any(_may_meet(same_day[f.date], spec, f.key_box(spec)) for f in files)

@@ -5,21 +5,25 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pds
-from deltalake import DeltaTable, write_deltalake
+from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.transaction import AddAction, CommitProperties, Transaction
 
 from huracan_ray.brain.artifacts import ArtifactStore
 from huracan_ray.brain.conform import conform
 from huracan_ray.brain.errors import BrainError
-from huracan_ray.brain.insert_only import insert_only_predicate, key_box
+from huracan_ray.brain.insert_only import insert_only_predicate, key_box, staged_are_new
 from huracan_ray.brain.keys import keys_unique
+from huracan_ray.brain.staging import StagedFile, delete_staged, read_staged
 from huracan_ray.brain.storage import join_uri
 from huracan_ray.brain.tables import TABLES, TableSpec, table_spec
 from huracan_ray.config import Settings
@@ -28,6 +32,7 @@ from huracan_ray.timeutil import as_utc
 __all__ = ["Brain", "TableInfo"]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -139,26 +144,72 @@ class Brain:
             return (table.version() if table is not None else -1), 0
         predicate = _merge_predicate(spec, source)
         box = key_box(spec, source) if insert else None  # the source's side of the proof: once, not per retry
-        for attempt in range(self.max_commit_retries + 1):
+        properties = writer_properties(spec.name)
+
+        def attempt(table: DeltaTable) -> tuple[int, int]:
+            insert_where = insert_only_predicate(table, spec, box) if box is not None else None
+            if insert_where is not None:  # no key can exist yet: the MERGE's result, at an append's cost
+                write_deltalake(
+                    table, source, mode="overwrite", predicate=insert_where, writer_properties=properties,
+                    commit_properties=_writer_token(spec),
+                )  # fmt: skip
+                return table.version(), source.num_rows
+            merger = table.merge(
+                source, predicate=predicate, source_alias="s", target_alias="t", writer_properties=properties,
+                commit_properties=_writer_token(spec),
+            )  # fmt: skip
+            if update_if is not None:
+                merger = merger.when_matched_update_all(predicate=update_if)
+            if insert:
+                merger = merger.when_not_matched_insert_all()
+            metrics = merger.execute()
+            return table.version(), metrics["num_target_rows_inserted"] + metrics["num_target_rows_updated"]
+
+        return self._retrying(spec, attempt)
+
+    def commit_staged(self, name: str, files: Sequence[StagedFile]) -> int:
+        """Commit Parquet files workers wrote under table ``name`` (:mod:`~.staging`); return the table version.
+
+        Same result as :meth:`write` of the files' rows. When the statistics prove that none of their
+        keys exists yet, one Delta transaction adds the files as they are; otherwise (or when a file has
+        a null key) their rows are read back and MERGEd, and the files deleted. Callers commit files of
+        distinct series or windows together (their keys are not compared with each other). Every
+        Brain commit carries the table's writer token, so a concurrent Brain writer that commits first
+        makes this commit fail and be retried on the refreshed table, where the proof is made again.
+        """
+        spec = table_spec(name)
+        files = list(files)
+        if not files:
+            table = self._open(name)
+            return table.version() if table is not None else -1
+        uri = self.table_uri(name)
+
+        def attempt(table: DeltaTable) -> int:
+            if not staged_are_new(table, spec, files):
+                version = self.write(name, read_staged(uri, self.storage_options, spec, files))
+                delete_staged(uri, self.storage_options, files)
+                return version
+            table.create_write_transaction(
+                [_add_action(f) for f in files], mode="append", schema=spec.schema,
+                partition_by=list(spec.partition_by), commit_properties=_writer_token(spec),
+            )  # fmt: skip
+            table.update_incremental()
+            return table.version()
+
+        return self._retrying(spec, attempt)
+
+    def _retrying(self, spec: TableSpec, attempt: Callable[[DeltaTable], _T]) -> _T:
+        """Return ``attempt(table)`` on a fresh snapshot, retried while its commit conflicts with another writer."""
+        for tries in range(self.max_commit_retries + 1):
             table = self._open_or_create(spec)
             try:
-                insert_where = insert_only_predicate(table, spec, box) if box is not None else None
-                if insert_where is not None:  # no key can exist yet: the MERGE's result, at an append's cost
-                    write_deltalake(table, source, mode="overwrite", predicate=insert_where)
-                    return table.version(), source.num_rows
-                merger = table.merge(source, predicate=predicate, source_alias="s", target_alias="t")
-                if update_if is not None:
-                    merger = merger.when_matched_update_all(predicate=update_if)
-                if insert:
-                    merger = merger.when_not_matched_insert_all()
-                metrics = merger.execute()
-                return table.version(), metrics["num_target_rows_inserted"] + metrics["num_target_rows_updated"]
+                return attempt(table)
             except CommitFailedError as exc:
                 self.commit_conflicts += 1
-                log.info("table %s: commit conflicted with a concurrent writer; retry %d", spec.name, attempt + 1)
-                if attempt == self.max_commit_retries:
+                log.info("table %s: commit conflicted with a concurrent writer; retry %d", spec.name, tries + 1)
+                if tries == self.max_commit_retries:
                     raise BrainError(f"table {spec.name!r}: commit kept conflicting ({exc})") from exc
-                time.sleep(min(2.0, 0.02 * 2**attempt) * (0.5 + random.random()))
+                time.sleep(min(2.0, 0.02 * 2**tries) * (0.5 + random.random()))
         raise AssertionError("unreachable")
 
     # -- reading ----------------------------------------------------------------------------------
@@ -232,7 +283,7 @@ class Brain:
         if table is None or len(table.file_uris()) < min_files:
             return None
         try:
-            table.optimize.compact()
+            table.optimize.compact(writer_properties=writer_properties(name))
         except CommitFailedError:
             log.info("table %s: compaction lost a commit race; left for the next call", name)
             return None
@@ -249,6 +300,35 @@ class Brain:
             enforce_retention_duration=False,
             full=True,
         )
+
+
+def _writer_token(spec: TableSpec) -> CommitProperties:
+    """Return the commit properties every Brain commit to ``spec``'s table carries: the table's writer token.
+
+    An application transaction (``txn``) named for the table. Delta fails a commit when a commit made
+    since its snapshot carries a ``txn`` of the same name, so any two Brain commits to one table that
+    race are serialised: the loser is retried on the refreshed table. This is what keeps the
+    insert-only proof of a staged commit (a blind append to Delta) honest against a concurrent writer.
+    """
+    return CommitProperties(app_transactions=[Transaction(app_id=f"huracan.brain/{spec.name}", version=time.time_ns())])
+
+
+def _add_action(staged: StagedFile) -> AddAction:
+    return AddAction(staged.path, staged.size, {"date": staged.date}, int(time.time() * 1000), True, staged.stats)
+
+
+@cache
+def writer_properties(name: str) -> WriterProperties:
+    """Return the Parquet settings of table ``name``'s files: dictionary pages for its string columns only.
+
+    See :attr:`TableSpec.dictionary_columns`. Measured on 864k candle rows, date-partitioned: 0.21 s ->
+    0.10 s to write, 29 -> 24 MB.
+    """
+    return WriterProperties(
+        compression="SNAPPY",
+        default_column_properties=ColumnProperties(dictionary_enabled=False),
+        column_properties={c: ColumnProperties(dictionary_enabled=True) for c in table_spec(name).dictionary_columns},
+    )
 
 
 def _dedupe(table: pa.Table, key: tuple[str, ...]) -> pa.Table:

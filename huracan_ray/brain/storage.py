@@ -23,10 +23,14 @@ def strip_scheme(uri: str) -> str:
     return uri
 
 
-def filesystem(root: str, storage_options: dict[str, str]) -> fsspec.AbstractFileSystem:
-    """Return an fsspec filesystem for ``root`` configured from deltalake-style storage options."""
+def filesystem(root: str, storage_options: dict[str, str], *, auto_mkdir: bool = True) -> fsspec.AbstractFileSystem:
+    """Return an fsspec filesystem for ``root`` configured from deltalake-style storage options.
+
+    A local one makes a file's folders on every open unless ``auto_mkdir`` is False (the caller then
+    makes them once, with ``makedirs``; an object store has none to make).
+    """
     if root.startswith("file://") or "://" not in root:
-        return fsspec.filesystem("file", auto_mkdir=True)
+        return fsspec.filesystem("file", auto_mkdir=auto_mkdir)
     kwargs: dict[str, Any] = {"use_listings_cache": False, "client_kwargs": {}}
     if "AWS_ENDPOINT_URL" in storage_options:
         kwargs["endpoint_url"] = storage_options["AWS_ENDPOINT_URL"]

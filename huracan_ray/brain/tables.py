@@ -39,6 +39,15 @@ class TableSpec:
         """Return True when the table is partitioned by a date derived from ``time_column``."""
         return "date" in self.partition_by
 
+    @property
+    def dictionary_columns(self) -> list[str]:
+        """Return the columns worth a Parquet dictionary: the strings stored in files (ids that repeat).
+
+        Writers try a dictionary for every column by default and fall back once it grows too big;
+        prices, sizes and timestamps are nearly all distinct, so the try is wasted work and a larger file.
+        """
+        return [f.name for f in self.schema if pa.types.is_string(f.type) and f.name not in self.partition_by]
+
     def input_schema(self) -> pa.Schema:
         """Return the schema a writer supplies: the full schema less derived columns."""
         if self.is_time_series:
