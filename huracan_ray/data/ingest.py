@@ -1,4 +1,4 @@
-"""Ingest with Ray Data: fetch and validate units in Ray workers, MERGE results into the Brain.
+"""Ingest with Ray Data: fetch, validate and write units in Ray workers, commit them to the Brain.
 
 A unit is one fetch: (kind, exchange, symbol) over one chunk of time. All units of all kinds go
 into one dataset (``ray.data.from_items``); Ray tasks fetch and validate the units of a block per
@@ -9,15 +9,18 @@ returns one envelope row per unit (:mod:`~.ingest_results`): blocks of the datas
 schema although each unit yields three tables of different schemas. Several units go in a block
 because Ray Data costs ~10 ms per block here, more than validating a day of 1-minute candles.
 
-The driver streams the envelopes (``iter_batches``) and MERGEs good rows into the kind's table,
-rejected rows into ``quarantine`` and issues into ``data_quality_logs``, buffered per table. One
-writer per table, not a ``Datasink`` writing from every worker: Delta commits to one table are
-serial anyway, so parallel MERGEs only add conflicts and retries (and on 2 CPUs they would take
-CPUs from the fetchers); batching many units into one MERGE amortises its fixed cost; and the
-driver sees each unit finish, for the progress callback and the report. Rows cross the driver
-once, which is cheap next to the MERGE. After the last unit the series fragments are merged into
-gap, stale and coverage issues over each whole series, so a gap across a chunk boundary is one
-issue. Ids are content hashes and timestamps market time: a re-run changes nothing.
+Workers also write the good rows: each task writes its units' rows of each date-partitioned table as
+Parquet files, one per date (:mod:`huracan_ray.brain.staging`), and sends the driver only the
+files' descriptions. Encoding Parquet is the costliest part of a write, and this way it runs on every
+worker at once. The driver streams the envelopes (``iter_batches``), commits the staged files of each
+table in batches (one Delta transaction each, insert-only when the statistics prove the keys new,
+else a MERGE of their rows), and MERGEs rejected rows into ``quarantine`` and issues into
+``data_quality_logs``. One committer per table: Delta commits to one table are serial anyway, so
+committing from every worker would only add conflicts and retries; the driver sees each unit finish,
+for the progress callback and the report; and a unit's rows are committed whole, with the units of
+the same dates, which is what the resume judges. After the last unit the series fragments are
+merged into gap, stale and coverage issues over each whole series, so a gap across a chunk boundary
+is one issue. Ids are content hashes and timestamps market time: a re-run changes nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
 
 from huracan_ray.brain import Brain
+from huracan_ray.brain.staging import stage
+from huracan_ray.brain.tables import table_spec
 from huracan_ray.config import FrozenConfig
 from huracan_ray.data.fallback import VenueSources, fetch_unit
 from huracan_ray.data.ingest_results import (
@@ -43,17 +48,17 @@ from huracan_ray.data.ingest_results import (
     BrainWriter,
     IngestReport,
     SeriesReport,
+    UnitResult,
     decode,
     encode,
-    served_by,
 )
 from huracan_ray.data.resume import Served, pending_units, resolutions
 from huracan_ray.data.sources import SOURCES, DataKind
-from huracan_ray.data.validation import SeriesFragment, ValidationConfig, ValidationResult
+from huracan_ray.data.validation import SeriesFragment, ValidationConfig
 from huracan_ray.data.validation_series import coverage, series_issues
 from huracan_ray.timeutil import DAY_US, as_utc, epoch_us
 
-__all__ = ["IngestConfig", "IngestReport", "IngestUnit", "SeriesReport", "plan_units", "run_ingest"]
+__all__ = ["IngestConfig", "IngestReport", "IngestUnit", "SeriesReport", "plan_tasks", "plan_units", "run_ingest"]
 
 Progress = Callable[[int, int], None]
 _TASKS_PER_WORKER = 4  # enough tasks to balance load and move a progress bar; few: a Ray Data task costs ~20 ms
@@ -170,6 +175,40 @@ _WORKER_STATES: OrderedDict[str, _WorkerState] = OrderedDict()
 _WORKER_STATES_KEPT = 4
 
 
+def plan_tasks(units: list[IngestUnit], config: IngestConfig) -> list[list[IngestUnit]]:
+    """Return ``units`` (window-major, as planned) grouped into the Ray tasks that fetch them, in order.
+
+    A task takes whole windows when it can: its rows of each date are then written as one file per
+    date and table, and no other task writes that date (fewer, fuller files; each date committed
+    once). About :data:`_TASKS_PER_WORKER` tasks per worker — enough to balance load, move the progress
+    bar and commit as the run goes (a killed run keeps what was committed), few because a Ray Data
+    task costs ~20 ms here. With fewer windows than workers, windows are split so that every worker
+    has one. ``config.units_per_task`` fixes the task size instead.
+    """
+    if not units:
+        return []
+    if config.units_per_task is not None:
+        return [units[i : i + config.units_per_task] for i in range(0, len(units), config.units_per_task)]
+    windows: list[list[IngestUnit]] = []
+    for unit in units:
+        if windows and (windows[-1][0].start, windows[-1][0].end) == (unit.start, unit.end):
+            windows[-1].append(unit)
+        else:
+            windows.append([unit])
+    target = config.workers * _TASKS_PER_WORKER
+    if len(windows) < config.workers:  # split windows so that every worker has a task
+        per = -(-len(units) // config.workers)
+        return [w[i : i + per] for w in windows for i in range(0, len(w), per)]
+    if len(windows) <= target:
+        return windows
+    tasks: list[list[IngestUnit]] = [[] for _ in range(target)]  # consecutive windows, about equal unit counts
+    first = 0
+    for window in windows:
+        tasks[first * target // len(units)].extend(window)
+        first += len(window)
+    return [task for task in tasks if task]
+
+
 def _worker_state(spec: dict[str, Any], key: str) -> _WorkerState:
     """Return this worker process's sources, fallbacks and validation for ``spec`` (built once, LRU-kept)."""
     if key in _WORKER_STATES:
@@ -184,13 +223,39 @@ def _worker_state(spec: dict[str, Any], key: str) -> _WorkerState:
     return state
 
 
-def _fetch_block(batch: pa.Table, spec: dict[str, Any], key: str) -> pa.Table:
-    """Ray Data task: fetch (with fallbacks) and validate each unit of ``batch``; one envelope row per unit."""
+def _fetch_block(
+    batch: pa.Table,
+    spec: dict[str, Any],
+    key: str,
+    tables: dict[str, str] | None = None,
+    storage_options: dict[str, str] | None = None,
+) -> pa.Table:
+    """Ray Data task: fetch (with fallbacks) and validate each unit of the tasks in ``batch``; a row per unit.
+
+    ``batch`` has one row per task of :func:`plan_tasks`, its units as a list of :meth:`IngestUnit.to_item`.
+
+    The good rows of each kind with a table URI in ``tables`` are written here as Parquet files under
+    that table (:func:`~huracan_ray.brain.staging.stage`, one file per date for all units of the task),
+    for the driver to commit; those of other kinds travel in the envelopes.
+    """
     sources, fallbacks, validation = _worker_state(spec, key)
-    rows = []
-    for item in batch.to_pylist():
-        fetched = fetch_unit(sources, IngestUnit.from_item(item), fallbacks, validation)
-        rows.append(encode(fetched.result, fetched.served_by))
+    items = [item for task in batch.to_pylist() for item in task["units"]]
+    fetched = [fetch_unit(sources, IngestUnit.from_item(item), fallbacks, validation) for item in items]
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for i, unit in enumerate(fetched):
+        by_kind[unit.result.fragment.kind].append(i)
+    rows: list[dict[str, Any] | None] = [None] * len(fetched)
+    tables = tables or {}
+    for kind, indices in by_kind.items():
+        results = [fetched[i].result for i in indices]
+        files = (
+            stage(tables[kind], storage_options or {}, table_spec(kind), [r.good for r in results])
+            if kind in tables
+            else None
+        )
+        block = uuid.uuid4().hex
+        for i, result in zip(indices, results, strict=True):
+            rows[i] = encode(result, fetched[i].served_by, staged=files, block=block, block_units=len(indices))
     return pa.Table.from_pylist(rows, schema=ENVELOPE_SCHEMA)
 
 
@@ -210,27 +275,33 @@ def _worker_spec(config: IngestConfig) -> tuple[dict[str, Any], str]:
     return spec, f"{uuid.uuid4().hex}:" + json.dumps(spec, sort_keys=True, default=repr)
 
 
-def _results(units: list[IngestUnit], config: IngestConfig, quiet: bool) -> Iterator[tuple[ValidationResult, str]]:
-    """Yield each unit's validation result as Ray workers finish them (completion order)."""
+def _results(units: list[IngestUnit], config: IngestConfig, brain: Brain, quiet: bool) -> Iterator[UnitResult]:
+    """Yield each unit's result as Ray workers finish them (completion order); they stage rows into ``brain``."""
     import ray.data
 
-    per = config.units_per_task or max(1, -(-len(units) // (config.workers * _TASKS_PER_WORKER)))
-    blocks = -(-len(units) // per)
-    ds = ray.data.from_items([u.to_item() for u in units], override_num_blocks=blocks)
+    tasks = plan_tasks(units, config)
+    blocks = len(tasks)
+    ds = ray.data.from_items([{"units": [u.to_item() for u in task]} for task in tasks], override_num_blocks=blocks)
     ds = ds.map_batches(
         _fetch_block,
-        fn_kwargs=dict(zip(("spec", "key"), _worker_spec(config), strict=True)),
-        batch_size=per,
+        fn_kwargs={
+            **dict(zip(("spec", "key"), _worker_spec(config), strict=True)),
+            "tables": {str(k): brain.table_uri(str(k)) for k in config.kinds if table_spec(str(k)).is_time_series},
+            "storage_options": brain.storage_options,
+        },
+        batch_size=1,
         batch_format="pyarrow",
         compute=ray.data.TaskPoolStrategy(size=max(1, min(config.workers, blocks))),  # no idle slots (Ray warns)
         num_cpus=config.worker_cpus,
     )
+    ds.context.op_resource_reservation_enabled = False  # else one task at a time runs on 2 CPUs
+    ds.context.set_config("backpressure_policies.enabled", [])
     if quiet:
         ds.context.enable_progress_bars = False
         ds.context.print_on_execution_start = False
     for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
         for row in batch.to_pylist():
-            yield decode(row), served_by(row)
+            yield decode(row)
 
 
 @dataclass
@@ -243,10 +314,11 @@ class _Tally:
     quarantined: int = 0
     dropped: int = 0
 
-    def add(self, result: ValidationResult) -> None:
+    def add(self, unit: UnitResult) -> None:
+        result = unit.result
         self.units += 1
-        self.fetched += result.fetched
-        self.written += result.good.num_rows
+        self.fetched += unit.good_rows + result.rejected.num_rows + result.duplicates_dropped
+        self.written += unit.good_rows
         self.quarantined += result.rejected.num_rows
         self.dropped += result.duplicates_dropped
 
@@ -300,6 +372,8 @@ class _Ingest:
         self.found: dict[tuple[str, str, str], set[str]] = defaultdict(set)
         self.skipped: dict[tuple[str, str, str], int] = defaultdict(int)
         self.resolved: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.blocks: dict[str, list[tuple[str, str, str]]] = {}
+        """Staged file sets -> the series of their units in so far."""
 
     def expect(self, units: list[IngestUnit]) -> None:
         """Note the units about to be fetched: rows of dates they may touch are not final until they are in."""
@@ -320,17 +394,28 @@ class _Ingest:
         """Count a unit skipped because the Brain already holds it."""
         self.skipped[(str(unit.kind), unit.exchange, unit.symbol)] += 1
 
-    def add(self, result: ValidationResult, venue: str = "") -> None:
-        f = result.fragment
+    def add(self, unit: UnitResult) -> None:
+        result, f = unit.result, unit.result.fragment
         key = (f.kind, f.exchange, f.symbol)
         self.in_flight.done(*key, f.start_us)
-        if venue:
-            self.served[key].append((f.start_us, f.end_us, venue))
-        self.tallies[key].add(result)
+        if unit.venue:
+            self.served[key].append((f.start_us, f.end_us, unit.venue))
+        self.tallies[key].add(unit)
         self.fragments[key].append(f)
-        self.writer.add(f.kind, key, result.good)
+        if unit.block:
+            self._staged(f.kind, key, unit)
+        else:
+            self.writer.add(f.kind, key, result.good)
         self.writer.add("quarantine", key, result.rejected)
         self._issues(key, result.issues)
+
+    def _staged(self, kind: str, key: tuple[str, str, str], unit: UnitResult) -> None:
+        """Hand a task's staged files to the writer once every unit whose rows they hold is in."""
+        keys = self.blocks.setdefault(unit.block, [])
+        keys.append(key)
+        if len(keys) == unit.block_units:
+            del self.blocks[unit.block]
+            self.writer.add_staged(kind, keys, unit.staged)
 
     def _issues(self, key: tuple[str, str, str], issues: pa.Table) -> None:
         counts = self.issue_counts[key]
@@ -402,9 +487,9 @@ def run_ingest(
     state.expect(units)
     if progress is not None:
         progress(0, len(units))
-    results = _results(units, config, quiet=progress is not None) if units else iter(())
-    for done, (result, venue) in enumerate(results, start=1):
-        state.add(result, venue)
+    results = _results(units, config, brain, quiet=progress is not None) if units else iter(())
+    for done, unit in enumerate(results, start=1):
+        state.add(unit)
         if progress is not None:
             progress(done, len(units))
     state.finish()

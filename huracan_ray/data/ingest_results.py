@@ -3,13 +3,16 @@
 A unit's validation yields three tables of different schemas (good rows, quarantined rows,
 issues) plus its series fragment. Ray Data blocks of one dataset should share a schema, so each
 unit travels as one envelope row of fixed schema whose table columns hold Arrow IPC streams;
-the driver decodes it and routes each table to its Brain table.
+the driver decodes it and routes each table to its Brain table. Good rows the worker already wrote
+as Parquet files (:mod:`huracan_ray.brain.staging`) travel as those files' descriptions instead:
+one set per task and Brain table, repeated on each of its units' rows, committed once all of them are in.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from huracan_ray.brain import Brain
+from huracan_ray.brain.staging import StagedFile
 from huracan_ray.brain.tables import TableSpec, table_spec
 from huracan_ray.data.validation import SeriesFragment, ValidationResult
 
-__all__ = ["ENVELOPE_SCHEMA", "BrainWriter", "IngestReport", "SeriesReport", "decode", "encode", "served_by"]
+__all__ = ["ENVELOPE_SCHEMA", "BrainWriter", "IngestReport", "SeriesReport", "UnitResult", "decode", "encode"]
 
 SeriesKey = tuple[str, str, str]  # (kind, exchange, symbol)
 
@@ -41,9 +45,15 @@ ENVELOPE_SCHEMA = pa.schema(
         ("issues", pa.large_binary()),
         ("windows", pa.large_binary()),
         ("served_by", pa.string()),
+        ("good_rows", pa.int64()),
+        ("block", pa.string()),
+        ("block_units", pa.int64()),
+        ("staged", pa.string()),
     ]
 )
-"""One row per ingest unit: its series, window, counts and its four tables as Arrow IPC streams."""
+"""One row per ingest unit: its series, window, counts, its four tables as Arrow IPC streams, and the files
+its task staged for its table (JSON; the ``good`` stream is then empty): ``block`` names that set of files,
+``block_units`` counts the units whose rows it holds."""
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -57,31 +67,59 @@ def _table(payload: bytes) -> pa.Table:
     return pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
 
 
-def encode(result: ValidationResult, served_by: str = "") -> dict[str, Any]:
-    """Return ``result`` (served by venue ``served_by``; "" when none) as one envelope row (:data:`ENVELOPE_SCHEMA`)."""
+@dataclass(frozen=True)
+class UnitResult:
+    """One unit as the driver receives it: its validation, the venue that served it, its staged files."""
+
+    result: ValidationResult
+    """Its ``good`` table is empty when the rows were staged as files."""
+    venue: str
+    """The venue that served the unit ("" when its fetch failed everywhere)."""
+    good_rows: int
+    block: str = ""
+    """Names the files staged for this unit's table by its task ("" when none were)."""
+    block_units: int = 0
+    """How many units' rows those files hold; the driver commits them once that many units are in."""
+    staged: tuple[StagedFile, ...] = ()
+
+
+def encode(
+    result: ValidationResult,
+    served_by: str = "",
+    *,
+    staged: Sequence[StagedFile] | None = None,
+    block: str = "",
+    block_units: int = 0,
+) -> dict[str, Any]:
+    """Return ``result`` (served by venue ``served_by``; "" when none) as one envelope row (:data:`ENVELOPE_SCHEMA`).
+
+    With ``staged`` (the files of ``block``, holding the good rows of ``block_units`` units, this one's
+    included), the good rows are not carried: they are in the files.
+    """
     f = result.fragment
+    good = result.good if staged is None else result.good.schema.empty_table()
     return {
         "kind": f.kind, "exchange": f.exchange, "symbol": f.symbol, "start_us": f.start_us, "end_us": f.end_us,
         "cadence_us": f.cadence_us, "expected": f.expected, "present": f.present,
-        "dropped": result.duplicates_dropped, "good": _ipc(result.good), "rejected": _ipc(result.rejected),
+        "dropped": result.duplicates_dropped, "good": _ipc(good), "rejected": _ipc(result.rejected),
         "issues": _ipc(result.issues), "windows": _ipc(f.windows), "served_by": served_by,
+        "good_rows": result.good.num_rows, "block": block if staged is not None else "",
+        "block_units": block_units if staged is not None else 0,
+        "staged": json.dumps([s.to_json() for s in staged]) if staged is not None else "",
     }  # fmt: skip
 
 
-def decode(row: dict[str, Any]) -> ValidationResult:
-    """Return the :class:`ValidationResult` an envelope row carries."""
+def decode(row: dict[str, Any]) -> UnitResult:
+    """Return the :class:`UnitResult` an envelope row carries."""
     fragment = SeriesFragment(
         row["kind"], row["exchange"], row["symbol"], row["start_us"], row["end_us"], row["cadence_us"],
         row["expected"], row["present"], _table(row["windows"]),
     )  # fmt: skip
-    return ValidationResult(
+    result = ValidationResult(
         _table(row["good"]), _table(row["rejected"]), _table(row["issues"]), row["dropped"], fragment
     )
-
-
-def served_by(row: dict[str, Any]) -> str:
-    """Return the venue that served an envelope row's unit ("" when its fetch failed everywhere)."""
-    return row.get("served_by") or ""
+    staged = tuple(StagedFile.from_json(v) for v in json.loads(row["staged"])) if row["block"] else ()
+    return UnitResult(result, row["served_by"] or "", row["good_rows"], row["block"], row["block_units"], staged)
 
 
 @dataclass(frozen=True)
@@ -149,33 +187,49 @@ WriteCutoff = Callable[[str], int | None]
 """Table name -> a time (µs since the epoch, at a UTC midnight) before which its rows are final; None: all are."""
 
 
+@dataclass(frozen=True)
+class _Part:
+    """Rows to write together: a table to MERGE, or files a worker staged (of one or more series)."""
+
+    keys: tuple[SeriesKey, ...]
+    rows: pa.Table | None = None
+    files: tuple[StagedFile, ...] = ()
+
+    @property
+    def num_rows(self) -> int:
+        return self.rows.num_rows if self.rows is not None else sum(f.rows for f in self.files)
+
+    def final(self, spec: TableSpec, cutoff_us: int) -> bool:
+        """Return True when every row lies before ``cutoff_us`` on ``spec``'s time column (nulls aside)."""
+        assert spec.time_column is not None
+        if self.rows is None:
+            return all(f.latest_us(spec) < cutoff_us for f in self.files)
+        latest = pc.max(pc.cast(self.rows.column(spec.time_column), pa.timestamp("us", "UTC"))).value
+        return latest is None or latest < cutoff_us
+
+
 @dataclass
 class _Buffer:
-    parts: list[tuple[SeriesKey, pa.Table]] = field(default_factory=list)
+    parts: list[_Part] = field(default_factory=list)
     rows: int = 0
     tried_cutoff: int | None = None
 
 
-def _final(spec: TableSpec, rows: pa.Table, cutoff_us: int) -> bool:
-    """Return True when every row of ``rows`` lies before ``cutoff_us`` on ``spec``'s time column (nulls aside)."""
-    assert spec.time_column is not None
-    latest = pc.max(pc.cast(rows.column(spec.time_column), pa.timestamp("us", "UTC"))).value
-    return latest is None or latest < cutoff_us
-
-
 class BrainWriter:
-    """Buffer rows per Brain table and MERGE them in batches of at least ``batch_rows`` rows.
+    """Buffer rows (or staged files) per Brain table and commit them in batches of at least ``batch_rows`` rows.
 
     One writer per table (the driver) means no commit conflicts, and batching amortises the fixed
-    cost of a MERGE over many units. Remembers which version holds each series' rows.
+    cost of a commit over many units. Rows are MERGEd (:meth:`Brain.write`); files the workers staged
+    are committed as they are (:meth:`Brain.commit_staged`). Remembers which version holds each series' rows.
 
     With ``cutoff``, a batch of a date-partitioned table writes only the units whose rows all lie
     before the table's cutoff (the start of the earliest date a unit still in flight may touch) and
     keeps the others whole. With units aligned to dates (the default plans) each date of a run is
     then written by one commit, whose new keys Delta's statistics can prove absent (the insert-only
-    path of :meth:`Brain.write`); a date split over two commits would make the second one meet the
-    first's files and take a full MERGE. A unit's rows are never split over commits: a killed run
-    leaves each unit wholly written or not at all, which is what the resume judges.
+    path of :meth:`Brain.write` and :meth:`Brain.commit_staged`); a date split over two commits would
+    make the second one meet the first's files and take a full MERGE. A unit's rows are never split
+    over commits: a killed run leaves each unit wholly written or not at all, which is what the resume
+    judges.
 
     Batches filled while units are still arriving are committed by one background thread (Delta
     writes release the GIL), in order, so the driver keeps receiving results meanwhile; :meth:`flush`
@@ -194,12 +248,19 @@ class BrainWriter:
 
     def add(self, table_name: str, key: SeriesKey, rows: pa.Table) -> None:
         """Queue ``rows`` of series ``key`` for ``table_name``; write the batch's final rows once it is big enough."""
+        if rows.num_rows:
+            self._queue(table_name, _Part((key,), rows=rows))
+
+    def add_staged(self, table_name: str, keys: Sequence[SeriesKey], files: Sequence[StagedFile]) -> None:
+        """Queue files a worker staged for ``table_name`` (rows of series ``keys``), to be committed together."""
+        if files:
+            self._queue(table_name, _Part(tuple(keys), files=tuple(files)))
+
+    def _queue(self, table_name: str, part: _Part) -> None:
         self._raise_failed()
-        if rows.num_rows == 0:
-            return
         buffer = self._buffers.setdefault(table_name, _Buffer())
-        buffer.parts.append((key, rows))
-        buffer.rows += rows.num_rows
+        buffer.parts.append(part)
+        buffer.rows += part.num_rows
         if buffer.rows >= self.batch_rows:
             self._flush_final(table_name, buffer)
 
@@ -213,9 +274,9 @@ class BrainWriter:
             return
         buffer.tried_cutoff = cutoff
         ready, kept = [], []
-        for key, rows in buffer.parts:  # a unit's rows stay whole: resume judges a unit by the rows it finds
-            (ready if _final(spec, rows, cutoff) else kept).append((key, rows))
-        buffer.parts, buffer.rows = kept, sum(t.num_rows for _, t in kept)
+        for part in buffer.parts:  # a unit's rows stay whole: resume judges a unit by the rows it finds
+            (ready if part.final(spec, cutoff) else kept).append(part)
+        buffer.parts, buffer.rows = kept, sum(p.num_rows for p in kept)
         self._submit(name, ready)
 
     def flush(self, table_name: str | None = None) -> None:
@@ -240,7 +301,7 @@ class BrainWriter:
         if failure is not None:
             raise failure
 
-    def _submit(self, name: str, parts: list[tuple[SeriesKey, pa.Table]]) -> None:
+    def _submit(self, name: str, parts: list[_Part]) -> None:
         if not parts:
             return
         if self._committer is None:
@@ -251,7 +312,12 @@ class BrainWriter:
         if any(commit.done() and commit.exception() is not None for commit in self._commits):
             self.wait()
 
-    def _write(self, name: str, parts: list[tuple[SeriesKey, pa.Table]]) -> None:
-        version = self.brain.write(name, pa.concat_tables([t for _, t in parts]))
-        for key in {k for k, _ in parts}:
+    def _write(self, name: str, parts: list[_Part]) -> None:
+        """Commit ``parts`` to table ``name``: the staged files in one transaction, then any rows by one MERGE."""
+        files = [f for p in parts for f in p.files]
+        tables = [p.rows for p in parts if p.rows is not None]
+        version = self.brain.commit_staged(name, files) if files else None
+        if tables:
+            version = self.brain.write(name, pa.concat_tables(tables))
+        for key in {k for p in parts for k in p.keys}:
             self.versions.setdefault(key, {})[name] = version

@@ -132,6 +132,8 @@ def test_a_long_ingest_commits_in_batches_each_one_insert_only(tmp_brain_uri: st
     operations = [h["operation"] for h in brain.history("candles")]
     assert operations.count("WRITE") >= 2  # the rows went in several batches ...
     assert "MERGE" not in operations  # ... each committing only whole dates, so none needed a MERGE
+    modes = {h["operationParameters"]["mode"] for h in brain.history("candles") if h["operation"] == "WRITE"}
+    assert modes == {"Append"}  # the files the workers staged, added as they are
     rows = brain.read("candles")
     assert rows.num_rows == report.totals["written"] == days * 1440 * len(symbols)
     assert (
@@ -140,3 +142,23 @@ def test_a_long_ingest_commits_in_batches_each_one_insert_only(tmp_brain_uri: st
         ).as_py()
         == rows.num_rows
     )
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("ray_cluster")
+def test_ingest_into_an_s3_brain_stages_from_the_workers_and_a_rerun_is_a_no_op(s3_server) -> None:
+    s3_server.create_bucket("ingest")
+    uri, options = "s3://ingest/brain", s3_server.storage_options()
+    symbols = ("BTC/USDT:USDT", "ETH/USDT:USDT")
+    kinds = (DataKind.CANDLES, DataKind.FUNDING_RATES)
+    config = IngestConfig(source_config={"days": DAYS}, start=START, end=START + timedelta(days=DAYS),
+                          kinds=kinds, symbols=symbols, exchanges=("binance",))  # fmt: skip
+    report = run_ingest(uri, options, config)
+    brain = Brain(uri, options)
+    assert (
+        brain.count("candles") == DAYS * 1440 * len(symbols) == report.get("candles", "binance", symbols[0]).written * 2
+    )
+    assert brain.count("funding_rates") == report.totals["written"] - brain.count("candles") > 0
+    versions = brain.versions(["candles", "funding_rates"])
+    run_ingest(uri, options, config)
+    assert brain.versions(["candles", "funding_rates"]) == versions  # nothing changed, no new version

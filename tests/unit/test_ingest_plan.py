@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from huracan_ray.data.ingest import IngestConfig, IngestUnit, _fetch_block, _worker_spec, plan_units
+from huracan_ray.data.ingest import IngestConfig, IngestUnit, _fetch_block, _worker_spec, plan_tasks, plan_units
 from huracan_ray.data.ingest_results import ENVELOPE_SCHEMA, decode
 from huracan_ray.data.sources import SOURCES, BaseSource, DataKind, SourceError, register_source
 
@@ -31,6 +31,35 @@ def test_plan_covers_every_series_and_chunk_once() -> None:
     assert all(u.end - u.start == timedelta(hours=12) for u in last)
     assert len(set(units)) == len(units)
     assert all(IngestUnit.from_item(u.to_item()) == u for u in units)
+
+
+def _windows_of(task: list[IngestUnit]) -> set[datetime]:
+    return {u.start for u in task}
+
+
+@pytest.mark.parametrize(("days", "symbols", "workers", "expected"), [
+    (4, 5, 2, [5, 5, 5, 5]),  # fewer windows than 4 tasks per worker: a task per window
+    (40, 3, 2, [15] * 8),  # more: consecutive whole windows, about equal units, 4 tasks per worker
+    (1, 6, 3, [2, 2, 2]),  # fewer windows than workers: the window is split so every worker has one
+])  # fmt: skip
+def test_tasks_take_whole_windows_in_plan_order(days: int, symbols: int, workers: int, expected: list[int]) -> None:
+    names = tuple(f"S{i}/USDT:USDT" for i in range(symbols))
+    config = IngestConfig(start=START, end=START + timedelta(days=days), kinds=(DataKind.CANDLES,),
+                          exchanges=("binance",), symbols=names, workers=workers, chunk=timedelta(days=1))  # fmt: skip
+    units = plan_units(config)
+    tasks = plan_tasks(units, config)
+    assert [len(t) for t in tasks] == expected
+    assert [u for t in tasks for u in t] == units  # every unit once, in plan order
+    if len(tasks) <= days:  # no window is shared by two tasks: each date is written by one task
+        seen = [_windows_of(t) for t in tasks]
+        assert all(not (a & b) for i, a in enumerate(seen) for b in seen[i + 1 :])
+
+
+def test_a_fixed_task_size_overrides_the_window_grouping() -> None:
+    config = IngestConfig(start=START, end=START + timedelta(days=3), kinds=(DataKind.CANDLES,),
+                          exchanges=("binance",), symbols=("A", "B"), units_per_task=4)  # fmt: skip
+    assert [len(t) for t in plan_tasks(plan_units(config), config)] == [4, 2]
+    assert plan_tasks([], config) == []
 
 
 def test_the_unit_window_is_the_config_chunk_else_the_source_default() -> None:
@@ -67,14 +96,14 @@ def failing_source() -> Iterator[str]:
 
 def _run_block(config: IngestConfig, unit: IngestUnit) -> pa.Table:
     spec, key = _worker_spec(config)
-    return _fetch_block(pa.Table.from_pylist([unit.to_item()]), spec, key)
+    return _fetch_block(pa.Table.from_pylist([{"units": [unit.to_item()]}]), spec, key)
 
 
 def test_worker_turns_a_source_error_into_a_critical_issue(failing_source: str) -> None:
     unit = IngestUnit(DataKind.OPEN_INTEREST, "okx", "X", START, START + timedelta(hours=1))
     out = _run_block(IngestConfig(source=failing_source, start=START, end=START + timedelta(hours=1)), unit)
     assert out.schema == ENVELOPE_SCHEMA
-    result = decode(out.to_pylist()[0])
+    result = decode(out.to_pylist()[0]).result
     assert result.issues.column("issue_type").to_pylist() == ["fetch_failed"]
     assert "SourceError: venue down" in result.issues.column("details")[0].as_py()
     assert result.fragment.expected == 12 and result.fragment.present == 0
@@ -83,8 +112,8 @@ def test_worker_turns_a_source_error_into_a_critical_issue(failing_source: str) 
 def test_worker_round_trips_a_synthetic_unit() -> None:
     config = IngestConfig(source_config={"days": 1, "faults": {"nans": 1}}, start=START, end=START + timedelta(days=1))
     unit = IngestUnit(DataKind.CANDLES, "binance", "SOL/USDT:USDT", START, START + timedelta(days=1))
-    result = decode(_run_block(config, unit).to_pylist()[0])
-    again = decode(_run_block(config, unit).to_pylist()[0])  # the worker's cached source serves it again
+    result = decode(_run_block(config, unit).to_pylist()[0]).result
+    again = decode(_run_block(config, unit).to_pylist()[0]).result  # the worker's cached source serves it again
     assert again.good.equals(result.good)
     assert result.good.num_rows == 1439 and result.rejected.num_rows == 1
     assert result.fetched == 1440
