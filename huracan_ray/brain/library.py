@@ -23,7 +23,7 @@ from huracan_ray.brain.conform import conform
 from huracan_ray.brain.errors import BrainError
 from huracan_ray.brain.insert_only import insert_only_predicate, key_box, staged_are_new
 from huracan_ray.brain.keys import keys_unique
-from huracan_ray.brain.staging import StagedFile, delete_staged, read_staged
+from huracan_ray.brain.staging import StagedFile, delete_staged, missing_staged, read_staged
 from huracan_ray.brain.storage import join_uri
 from huracan_ray.brain.tables import TABLES, TableSpec, table_spec
 from huracan_ray.config import Settings
@@ -183,11 +183,20 @@ class Brain:
             table = self._open(name)
             return table.version() if table is not None else -1
         uri = self.table_uri(name)
+        missing = missing_staged(uri, self.storage_options, files)
+        if missing:
+            raise BrainError(
+                f"table {name!r}: {len(missing)} staged file(s) are not under {uri} on this machine (e.g. "
+                f"{missing[0]}); a file:// Brain must be on a filesystem every Ray node shares, else use s3://"
+            )
 
         def attempt(table: DeltaTable) -> int:
             if not staged_are_new(table, spec, files):
                 version = self.write(name, read_staged(uri, self.storage_options, spec, files))
-                delete_staged(uri, self.storage_options, files)
+                try:
+                    delete_staged(uri, self.storage_options, files)
+                except OSError as exc:  # the rows are in; an orphan file is vacuum's to remove
+                    log.warning("table %s: could not remove %d staged file(s): %s", name, len(files), exc)
                 return version
             table.create_write_transaction(
                 [_add_action(f) for f in files], mode="append", schema=spec.schema,

@@ -27,10 +27,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from huracan_ray.brain.conform import conform
-from huracan_ray.brain.storage import filesystem, join_uri, strip_scheme
+from huracan_ray.brain.storage import filesystem, is_local, join_uri, strip_scheme
 from huracan_ray.brain.tables import TableSpec
 
-__all__ = ["StagedFile", "delete_staged", "read_staged", "stage"]
+__all__ = ["StagedFile", "delete_staged", "missing_staged", "read_staged", "stage"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -90,12 +90,15 @@ def _bound(value: Any) -> Any:
     return round((value - _EPOCH) / timedelta(microseconds=1)) if isinstance(value, datetime) else value
 
 
-def _statistics(spec: TableSpec, metadata: pq.FileMetaData) -> tuple[str, dict[str, tuple[Any, Any]]]:
-    """Return (Delta statistics JSON, exact key bounds) of one written file, from its Parquet footer.
+def _statistics(
+    spec: TableSpec, metadata: pq.FileMetaData, nulls: dict[str, int]
+) -> tuple[str, dict[str, tuple[Any, Any]]]:
+    """Return (Delta statistics JSON, exact key bounds) of one written file: ``nulls`` per column, min/max
+    from its Parquet footer (the writer computed them already).
 
-    The writer computed them already (column chunk statistics). Float columns get no min/max: no reader
-    here skips files on a price, and a NaN has no JSON form. A column whose chunks lack statistics gets
-    none, and a key column without exact bounds leaves the file unprovable (it is MERGEd).
+    Float columns get no min/max: no reader here skips files on a price, and a NaN has no JSON form. A
+    column whose chunks lack statistics gets none, and a key column without exact bounds leaves the
+    file unprovable (it is MERGEd).
     """
     columns: dict[str, list[pq.Statistics | None]] = {}
     for g in range(metadata.num_row_groups):
@@ -103,12 +106,9 @@ def _statistics(spec: TableSpec, metadata: pq.FileMetaData) -> tuple[str, dict[s
         for c in range(group.num_columns):
             chunk = group.column(c)
             columns.setdefault(chunk.path_in_schema, []).append(chunk.statistics)
-    low, high, nulls, bounds = {}, {}, {}, {}
+    low, high, bounds = {}, {}, {}
     for name, chunks in columns.items():
-        if any(st is None or not st.has_null_count for st in chunks):
-            continue
-        nulls[name] = sum(st.null_count for st in chunks)
-        kept = [st for st in chunks if st.has_min_max]
+        kept = [st for st in chunks if st is not None and st.has_min_max]
         if not kept or pa.types.is_floating(spec.schema.field(name).type):
             continue
         lo, hi = min(st.min for st in kept), max(st.max for st in kept)
@@ -148,22 +148,30 @@ def stage(
             for day, rows in _by_date(conform(spec, table)):
                 per_date.setdefault(day, []).append(rows.drop_columns(["date"]))
     fs = filesystem(table_uri, dict(storage_options), auto_mkdir=False)
-    root, batch = strip_scheme(table_uri), uuid.uuid4().hex
+    root, batch, folders = strip_scheme(table_uri), uuid.uuid4().hex, is_local(table_uri)
     files = []
     for day, parts in sorted(per_date.items()):
         iso = (date(1970, 1, 1) + timedelta(days=day)).isoformat()
-        fs.makedirs(join_uri(root, f"date={iso}"), exist_ok=True)
+        if folders:  # a local disk needs the date's folder; an object store has none (a check would cost a request)
+            fs.makedirs(join_uri(root, f"date={iso}"), exist_ok=True)
         path = f"date={iso}/part-{batch}-{len(files):05d}-c000.snappy.parquet"
-        size, metadata = _write(fs, join_uri(root, path), pa.concat_tables(parts), spec)
-        stats, bounds = _statistics(spec, metadata)
+        rows = pa.concat_tables(parts)
+        size, metadata = _write(fs, join_uri(root, path), rows, spec)
+        stats, bounds = _statistics(spec, metadata, {name: rows.column(name).null_count for name in rows.column_names})
         files.append(StagedFile(path, size, iso, metadata.num_rows, stats, bounds))
     return files
 
 
 def _write(fs: fsspec.AbstractFileSystem, path: str, rows: pa.Table, spec: TableSpec) -> tuple[int, pq.FileMetaData]:
-    """Write ``rows`` as one Parquet file at ``path``; return its size and footer."""
+    """Write ``rows`` as one Parquet file at ``path``; return its size and footer.
+
+    Statistics are computed for the columns whose min/max Delta keeps (:func:`_statistics`), not floats.
+    """
     with fs.open(path, "wb") as handle:
-        writer = pq.ParquetWriter(handle, rows.schema, compression="snappy", use_dictionary=spec.dictionary_columns)
+        writer = pq.ParquetWriter(
+            handle, rows.schema, compression="snappy", use_dictionary=spec.dictionary_columns,
+            write_statistics=[f.name for f in rows.schema if not pa.types.is_floating(f.type)],
+        )  # fmt: skip
         writer.write_table(rows)
         writer.close()
         return handle.tell(), writer.writer.metadata
@@ -181,6 +189,19 @@ def read_staged(
         with fs.open(join_uri(root, staged.path), "rb") as handle:
             tables.append(pq.read_table(handle).cast(schema))
     return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def missing_staged(table_uri: str, storage_options: Mapping[str, str], files: Iterable[StagedFile]) -> list[str]:
+    """Return the paths of staged ``files`` this machine cannot see under a local table root.
+
+    A ``file://`` Brain is one machine's disk: files a worker on another node staged there are not on
+    the committer's. An object store is the same for every node, so nothing is checked there.
+    """
+    if not is_local(table_uri):
+        return []
+    fs = filesystem(table_uri, dict(storage_options))
+    root = strip_scheme(table_uri)
+    return [f.path for f in files if not fs.exists(join_uri(root, f.path))]
 
 
 def delete_staged(table_uri: str, storage_options: Mapping[str, str], files: Iterable[StagedFile]) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import fsspec
 
-__all__ = ["filesystem", "join_uri", "strip_scheme"]
+__all__ = ["filesystem", "is_local", "join_uri", "strip_scheme"]
 
 
 def join_uri(root: str, *parts: str) -> str:
@@ -23,13 +23,18 @@ def strip_scheme(uri: str) -> str:
     return uri
 
 
+def is_local(uri: str) -> bool:
+    """Return True when ``uri`` names the local filesystem of one machine (``file://`` or a bare path)."""
+    return uri.startswith("file://") or "://" not in uri
+
+
 def filesystem(root: str, storage_options: dict[str, str], *, auto_mkdir: bool = True) -> fsspec.AbstractFileSystem:
     """Return an fsspec filesystem for ``root`` configured from deltalake-style storage options.
 
     A local one makes a file's folders on every open unless ``auto_mkdir`` is False (the caller then
     makes them once, with ``makedirs``; an object store has none to make).
     """
-    if root.startswith("file://") or "://" not in root:
+    if is_local(root):
         return fsspec.filesystem("file", auto_mkdir=auto_mkdir)
     kwargs: dict[str, Any] = {"use_listings_cache": False, "client_kwargs": {}}
     if "AWS_ENDPOINT_URL" in storage_options:

@@ -40,6 +40,7 @@ from pydantic import Field, field_validator, model_validator
 
 from huracan_ray.brain import Brain
 from huracan_ray.brain.staging import stage
+from huracan_ray.brain.storage import is_local
 from huracan_ray.brain.tables import table_spec
 from huracan_ray.config import FrozenConfig
 from huracan_ray.data.fallback import VenueSources, fetch_unit
@@ -275,6 +276,21 @@ def _worker_spec(config: IngestConfig) -> tuple[dict[str, Any], str]:
     return spec, f"{uuid.uuid4().hex}:" + json.dumps(spec, sort_keys=True, default=repr)
 
 
+def staging_tables(brain: Brain, config: IngestConfig) -> dict[str, str]:
+    """Return {kind: table URI} of the kinds whose good rows the workers write themselves as staged files.
+
+    All of them, unless the Brain is a ``file://`` root and the Ray cluster has several nodes: a worker
+    on another node would write to its own disk, which the committing driver cannot see (a filesystem
+    shared by every node under that path would do, but cannot be told apart). Their rows then travel
+    to the driver, which writes them.
+    """
+    import ray
+
+    if is_local(brain.uri) and ray.is_initialized() and sum(1 for n in ray.nodes() if n.get("Alive")) > 1:
+        return {}
+    return {str(k): brain.table_uri(str(k)) for k in config.kinds if table_spec(str(k)).is_time_series}
+
+
 def _results(units: list[IngestUnit], config: IngestConfig, brain: Brain, quiet: bool) -> Iterator[UnitResult]:
     """Yield each unit's result as Ray workers finish them (completion order); they stage rows into ``brain``."""
     import ray.data
@@ -286,7 +302,7 @@ def _results(units: list[IngestUnit], config: IngestConfig, brain: Brain, quiet:
         _fetch_block,
         fn_kwargs={
             **dict(zip(("spec", "key"), _worker_spec(config), strict=True)),
-            "tables": {str(k): brain.table_uri(str(k)) for k in config.kinds if table_spec(str(k)).is_time_series},
+            "tables": staging_tables(brain, config),
             "storage_options": brain.storage_options,
         },
         batch_size=1,

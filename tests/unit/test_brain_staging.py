@@ -11,7 +11,7 @@ import pytest
 from helpers.brain_writer import START, make_candles
 
 import huracan_ray.brain.library as library
-from huracan_ray.brain import Brain, SchemaMismatchError, table_spec
+from huracan_ray.brain import Brain, BrainError, SchemaMismatchError, table_spec
 from huracan_ray.brain.staging import stage
 from huracan_ray.brain.storage import filesystem, join_uri, strip_scheme
 from huracan_ray.brain.tables import TS
@@ -140,3 +140,12 @@ def test_an_uncommitted_staged_file_is_invisible_and_vacuum_removes_it(brain: Br
     assert brain.read("candles").num_rows == 10
     orphans = brain.vacuum("candles", retention_hours=0, dry_run=True)
     assert any(o.endswith(files[0].path.rsplit("/", 1)[1]) for o in orphans)
+
+
+def test_staged_files_missing_from_a_file_brain_are_refused_with_the_reason(tmp_path) -> None:
+    brain = Brain((tmp_path / "brain").as_uri())
+    files = _stage(brain, "candles", make_candles(10))
+    (tmp_path / "brain" / "tables" / "candles" / files[0].path).unlink()  # as if staged on another node's disk
+    with pytest.raises(BrainError, match="filesystem every Ray node shares"):
+        brain.commit_staged("candles", files)
+    assert brain.count("candles") == 0

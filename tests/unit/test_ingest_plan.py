@@ -10,7 +10,16 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from huracan_ray.data.ingest import IngestConfig, IngestUnit, _fetch_block, _worker_spec, plan_tasks, plan_units
+from huracan_ray.brain import Brain
+from huracan_ray.data.ingest import (
+    IngestConfig,
+    IngestUnit,
+    _fetch_block,
+    _worker_spec,
+    plan_tasks,
+    plan_units,
+    staging_tables,
+)
 from huracan_ray.data.ingest_results import ENVELOPE_SCHEMA, decode
 from huracan_ray.data.sources import SOURCES, BaseSource, DataKind, SourceError, register_source
 
@@ -126,3 +135,18 @@ def test_a_venue_config_overrides_the_shared_one_key_by_key() -> None:
     assert venue_source("binance", shared, own, "bybit") == ("bybit", {"timeout_ms": 500, "base_url": "http://b"})
     assert venue_source("binance", shared, own, "okx") == ("okx", shared)
     assert venue_source("synthetic", {"days": 2}, {}, "bybit") == ("synthetic", {"days": 2})
+
+
+def test_workers_stage_rows_unless_a_file_brain_spans_several_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ray
+
+    config = IngestConfig(start=START, end=START + timedelta(days=1), kinds=(DataKind.CANDLES, DataKind.FUNDING_RATES))
+    local, s3 = Brain("file:///tmp/brain"), Brain("s3://bucket/brain")
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True}, {"Alive": False}])
+    assert staging_tables(local, config) == {
+        "candles": "file:///tmp/brain/tables/candles", "funding_rates": "file:///tmp/brain/tables/funding_rates",
+    }  # fmt: skip
+    monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True}, {"Alive": True}])
+    assert staging_tables(local, config) == {}  # another node's worker would write to its own disk
+    assert set(staging_tables(s3, config)) == {"candles", "funding_rates"}  # every node sees the bucket
