@@ -117,8 +117,9 @@ def staged_are_new(table: DeltaTable, spec: TableSpec, files: list[StagedFile]) 
     """Return True when the statistics prove that no key of staged ``files`` exists in ``table``'s snapshot.
 
     Each file is checked against the live files of its own date only (its rows all lie in it). A file
-    lacking exact key bounds (a null key) proves nothing. Keys of two staged files are not compared: a
-    caller commits files of distinct units (distinct series or windows) together.
+    lacking exact key bounds (a null key, or a key repeated within it) proves nothing. Keys of two
+    staged files are not compared with each other: a caller commits files of distinct units (distinct
+    series or windows) together, as the ingest's plan makes them.
     """
     if any(set(f.bounds) != set(spec.primary_key) for f in files):
         return False

@@ -172,8 +172,8 @@ class Brain:
 
         Same result as :meth:`write` of the files' rows. When the statistics prove that none of their
         keys exists yet, one Delta transaction adds the files as they are; otherwise (or when a file has
-        a null key) their rows are read back and MERGEd, and the files deleted. Callers commit files of
-        distinct series or windows together (their keys are not compared with each other). Every
+        a null or repeated key) their rows are read back and MERGEd, and the files deleted. Callers commit
+        files of distinct series or windows together (keys of two files are not compared). Every
         Brain commit carries the table's writer token, so a concurrent Brain writer that commits first
         makes this commit fail and be retried on the refreshed table, where the proof is made again.
         """

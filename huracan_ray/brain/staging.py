@@ -15,6 +15,7 @@ a worker or driver killed between the two steps loses nothing the Brain held; th
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from huracan_ray.brain.conform import conform
+from huracan_ray.brain.keys import keys_unique
 from huracan_ray.brain.storage import filesystem, is_local, join_uri, strip_scheme
 from huracan_ray.brain.tables import TableSpec
 
@@ -46,7 +48,7 @@ class StagedFile:
     """The file's ``date`` partition value (ISO)."""
     rows: int
     stats: str
-    """Delta's per-file statistics (JSON): row count, null counts, min/max of the non-float columns."""
+    """Delta's per-file statistics (JSON): row count, null counts, min/max of each column."""
     bounds: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     """Exact (min, max) of each primary-key column (timestamps as µs since the epoch): the insert-only proof."""
 
@@ -71,9 +73,16 @@ class StagedFile:
         return box
 
     def latest_us(self, spec: TableSpec) -> int:
-        """Return the file's latest time (µs), on ``spec``'s time column."""
+        """Return the file's latest time (µs), on ``spec``'s time column.
+
+        A file without exact bounds (a repeated key) gives the last microsecond of its date instead: its
+        rows all lie in that date, so both tell the same against a cutoff at a midnight.
+        """
         assert spec.time_column is not None
-        return int(self.bounds[spec.time_column][1])
+        if spec.time_column in self.bounds:
+            return int(self.bounds[spec.time_column][1])
+        end = date.fromisoformat(self.date) + timedelta(days=1) - date(1970, 1, 1)
+        return end // timedelta(microseconds=1) - 1
 
 
 def _stat(value: Any) -> Any:
@@ -86,19 +95,27 @@ def _stat(value: Any) -> Any:
     return value
 
 
+def _finite(value: Any) -> bool:
+    """Return True unless ``value`` is an infinite (or NaN) float, which JSON cannot hold."""
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def _bound(value: Any) -> Any:
     return round((value - _EPOCH) / timedelta(microseconds=1)) if isinstance(value, datetime) else value
 
 
 def _statistics(
-    spec: TableSpec, metadata: pq.FileMetaData, nulls: dict[str, int]
+    spec: TableSpec, metadata: pq.FileMetaData, nulls: dict[str, int], unique: bool = True
 ) -> tuple[str, dict[str, tuple[Any, Any]]]:
     """Return (Delta statistics JSON, exact key bounds) of one written file: ``nulls`` per column, min/max
     from its Parquet footer (the writer computed them already).
 
-    Float columns get no min/max: no reader here skips files on a price, and a NaN has no JSON form. A
+    Every column gets its min/max, floats included: Delta's Arrow reader turns a missing one into a
+    ``column >= null`` guarantee, which makes any filter on that column skip the file. An infinite
+    float bound has no JSON form and is left out, as delta-rs does (the footer never holds a NaN). A
     column whose chunks lack statistics gets none, and a key column without exact bounds leaves the
-    file unprovable (it is MERGEd).
+    file unprovable (it is MERGEd); so does a key repeated within the file (not ``unique``), which
+    bounds cannot show and the MERGE keeps once.
     """
     columns: dict[str, list[pq.Statistics | None]] = {}
     for g in range(metadata.num_row_groups):
@@ -109,11 +126,14 @@ def _statistics(
     low, high, bounds = {}, {}, {}
     for name, chunks in columns.items():
         kept = [st for st in chunks if st is not None and st.has_min_max]
-        if not kept or pa.types.is_floating(spec.schema.field(name).type):
+        if not kept:
             continue
         lo, hi = min(st.min for st in kept), max(st.max for st in kept)
-        low[name], high[name] = _stat(lo), _stat(hi)
-        if name in spec.primary_key and len(kept) == len(chunks) and not nulls[name]:
+        if _finite(lo):
+            low[name] = _stat(lo)
+        if _finite(hi):
+            high[name] = _stat(hi)
+        if unique and name in spec.primary_key and len(kept) == len(chunks) and not nulls[name]:
             bounds[name] = (_bound(lo), _bound(hi))
     stats = {"numRecords": metadata.num_rows, "minValues": low, "maxValues": high, "nullCount": nulls}
     return json.dumps(stats, separators=(",", ":")), bounds
@@ -138,7 +158,8 @@ def stage(
 
     Rows are conformed to the table's schema first (a mismatch raises here, in the worker, before any
     file is written). The files use the table's Parquet settings and carry no ``date`` column (a
-    partition value lives in the path, as Delta wants). Nothing is committed.
+    partition value lives in the path, as Delta wants). Nothing is committed. A file whose rows repeat
+    a key gets no key bounds, so its commit MERGEs it (keeping one row per key, as :meth:`Brain.write` does).
     """
     if not spec.is_time_series:
         raise ValueError(f"table {spec.name!r} is not date-partitioned: write it with Brain.write")
@@ -157,21 +178,18 @@ def stage(
         path = f"date={iso}/part-{batch}-{len(files):05d}-c000.snappy.parquet"
         rows = pa.concat_tables(parts)
         size, metadata = _write(fs, join_uri(root, path), rows, spec)
-        stats, bounds = _statistics(spec, metadata, {name: rows.column(name).null_count for name in rows.column_names})
+        nulls = {name: rows.column(name).null_count for name in rows.column_names}
+        stats, bounds = _statistics(spec, metadata, nulls, keys_unique(rows, spec.primary_key))
         files.append(StagedFile(path, size, iso, metadata.num_rows, stats, bounds))
     return files
 
 
 def _write(fs: fsspec.AbstractFileSystem, path: str, rows: pa.Table, spec: TableSpec) -> tuple[int, pq.FileMetaData]:
-    """Write ``rows`` as one Parquet file at ``path``; return its size and footer.
-
-    Statistics are computed for the columns whose min/max Delta keeps (:func:`_statistics`), not floats.
-    """
+    """Write ``rows`` as one Parquet file at ``path``; return its size and footer (with every column's statistics)."""
     with fs.open(path, "wb") as handle:
         writer = pq.ParquetWriter(
-            handle, rows.schema, compression="snappy", use_dictionary=spec.dictionary_columns,
-            write_statistics=[f.name for f in rows.schema if not pa.types.is_floating(f.type)],
-        )  # fmt: skip
+            handle, rows.schema, compression="snappy", use_dictionary=spec.dictionary_columns, write_statistics=True
+        )
         writer.write_table(rows)
         writer.close()
         return handle.tell(), writer.writer.metadata

@@ -101,6 +101,12 @@ class IngestConfig(FrozenConfig):
     def _aware(cls, value: datetime) -> datetime:
         return as_utc(value)
 
+    @field_validator("symbols", "exchanges", "kinds")
+    @classmethod
+    def _once_each(cls, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Keep the first of repeated names: a unit planned twice would fetch and write its rows twice."""
+        return tuple(dict.fromkeys(value))
+
     @model_validator(mode="after")
     def _check(self) -> IngestConfig:
         if self.end <= self.start:

@@ -144,6 +144,19 @@ def test_a_long_ingest_commits_in_batches_each_one_insert_only(tmp_brain_uri: st
     )
 
 
+@pytest.mark.usefixtures("ray_cluster")
+def test_a_symbol_named_twice_is_written_once(tmp_brain_uri: str) -> None:
+    """The config keeps one of each name: the unit is planned once, whatever the task size."""
+    for units_per_task in (None, 1):
+        uri = f"{tmp_brain_uri}-{units_per_task}"
+        config = IngestConfig(source_config={"days": DAYS}, start=START, end=START + timedelta(days=DAYS),
+                              kinds=(DataKind.CANDLES,), symbols=("BTC/USDT:USDT", "BTC/USDT:USDT"),
+                              exchanges=("binance",), units_per_task=units_per_task, write_batch_rows=1)  # fmt: skip
+        run_ingest(uri, None, config)
+        rows = Brain(uri).read("candles")
+        assert rows.num_rows == DAYS * 1440 == pc.count_distinct(rows["timestamp"]).as_py()
+
+
 @pytest.mark.integration
 @pytest.mark.usefixtures("ray_cluster")
 def test_ingest_into_an_s3_brain_stages_from_the_workers_and_a_rerun_is_a_no_op(s3_server) -> None:

@@ -84,6 +84,30 @@ def test_time_statistics_truncated_to_milliseconds_never_hide_a_row(brain: Brain
     assert brain.read("liquidations").num_rows == rows.num_rows
 
 
+def test_filters_on_float_columns_read_staged_rows_like_brain_write(brain: Brain) -> None:
+    """A column without min/max in the log makes Delta's Arrow reader skip the file on any filter over it."""
+    times = [START + timedelta(hours=8 * i) for i in range(6)]
+    rows = pa.table(
+        {
+            "timestamp": pa.array(times, TS),
+            "exchange": ["binance"] * 6,
+            "symbol": ["BTC/USDT:USDT"] * 6,
+            "funding_rate": [1e-4 * i for i in range(6)],
+            "mark_price": [None, None, None, None, None, float("inf")],  # all null, or a bound JSON cannot hold
+            "interval_hours": [None, None, None, 8.0, 8.0, 8.0],
+            "source": ["binance"] * 6,
+        }
+    )
+    brain.commit_staged("funding_rates", _stage(brain, "funding_rates", rows))
+    reference = Brain(brain.uri + "-reference", brain.storage_options)
+    reference.write("funding_rates", rows)
+    for where in (pc.field("funding_rate") > 2.5e-4, pc.field("interval_hours") > 1.0,
+                  pc.field("interval_hours") < 10.0, pc.field("mark_price").is_null()):  # fmt: skip
+        expected = _sorted(reference.read("funding_rates", filter=where))
+        assert _sorted(brain.read("funding_rates", filter=where)).equals(expected)
+        assert expected.num_rows == rows.filter(where).num_rows
+
+
 def test_staged_rows_whose_keys_exist_are_merged_and_their_files_removed(brain: Brain) -> None:
     rows = make_candles(2 * 1440)
     brain.write("candles", rows)
@@ -97,6 +121,19 @@ def test_staged_rows_whose_keys_exist_are_merged_and_their_files_removed(brain: 
     assert btc["volume"].to_pylist() == [*rows["volume"][:1000].to_pylist(), *changed["volume"][1000:2000].to_pylist(),
                                          *rows["volume"][2000:].to_pylist()]  # fmt: skip
     assert not any(_exists(brain, "candles", f.path) for f in files)  # no orphan left behind
+
+
+def test_staged_rows_repeating_a_key_within_a_file_are_committed_once_like_brain_write(brain: Brain) -> None:
+    """The same rows staged twice by one call land in one file that repeats every key: it is MERGEd."""
+    rows = make_candles(1440)
+    later = rows.set_column(rows.schema.get_field_index("close"), "close", pc.negate(rows["close"]))
+    reference = Brain(brain.uri + "-reference", brain.storage_options)
+    reference.write("candles", pa.concat_tables([rows, later]))
+    files = _stage(brain, "candles", rows, later)
+    assert [set(f.bounds) for f in files] == [set()]  # no bounds: nothing to prove new on
+    brain.commit_staged("candles", files)
+    assert brain.read("candles").num_rows == 1440  # each key once, the last row of it
+    assert _sorted(brain.read("candles")).equals(_sorted(reference.read("candles")))
 
 
 def test_a_writer_committing_the_same_keys_first_makes_the_staged_commit_retry_and_merge(

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from huracan_ray.brain import Brain, BrainError
+from huracan_ray.brain import Brain, BrainError, table_spec
+from huracan_ray.brain.staging import stage
 from huracan_ray.data.ingest_results import BrainWriter
 from huracan_ray.data.sources import DataKind, SyntheticSource
 from huracan_ray.timeutil import epoch_us
@@ -93,3 +94,19 @@ def test_a_unit_across_the_cutoff_is_held_whole_never_split_over_commits(tmp_pat
     writer.flush()
     assert brain.count("candles") == unit.num_rows
     assert [h["operation"] for h in brain.history("candles")] == ["WRITE", "CREATE TABLE"]  # one commit
+
+
+def test_staged_files_without_key_bounds_are_held_by_the_cutoff_like_any(tmp_path) -> None:
+    brain = Brain(tmp_path.as_uri())
+    source = SyntheticSource(days=2, symbols=SYMBOLS[:1], exchanges=("binance",))
+    day0, day1 = _day(source, SYMBOLS[0], 0), _day(source, SYMBOLS[0], 1)
+    files = stage(brain.table_uri("candles"), {}, table_spec("candles"), [day0, day1, day1])  # a unit fetched twice
+    cutoff: dict[str, int | None] = {"value": epoch_us(START + timedelta(days=1))}
+    writer = BrainWriter(brain, batch_rows=1, cutoff=lambda name: cutoff["value"])
+    writer.add_staged("candles", [("candles", "binance", SYMBOLS[0])], files[:1])
+    writer.add_staged("candles", [("candles", "binance", SYMBOLS[0])], files[1:])  # day 1 repeats its keys
+    writer.wait()
+    assert brain.count("candles") == day0.num_rows  # day 0 is final, day 1 is not
+    cutoff["value"] = None
+    writer.flush()
+    assert brain.count("candles") == day0.num_rows + day1.num_rows

@@ -150,3 +150,11 @@ def test_workers_stage_rows_unless_a_file_brain_spans_several_nodes(monkeypatch:
     monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True}, {"Alive": True}])
     assert staging_tables(local, config) == {}  # another node's worker would write to its own disk
     assert set(staging_tables(s3, config)) == {"candles", "funding_rates"}  # every node sees the bucket
+
+
+def test_a_name_given_twice_is_planned_once() -> None:
+    config = IngestConfig(start=START, end=START + timedelta(days=1), symbols=("A", "B", "A"),
+                          exchanges=("okx", "okx"), kinds=(DataKind.CANDLES, DataKind.CANDLES))  # fmt: skip
+    assert (config.symbols, config.exchanges, config.kinds) == (("A", "B"), ("okx",), (DataKind.CANDLES,))
+    units = plan_units(config)
+    assert len(units) == len(set(units)) == 2
