@@ -1,13 +1,14 @@
 """Ingest with Ray Data: fetch, validate and write units in Ray workers, commit them to the Brain.
 
-A unit is one fetch: (kind, exchange, symbol) over one chunk of time. All units of all kinds go
-into one dataset (``ray.data.from_items``); Ray tasks fetch and validate the units of a block per
-call (:func:`~.validation.validate_chunk`). Each worker process keeps the sources it built from
-plain config for the rest of the run (exchange clients and generated markets are costly to rebuild
-per task), which gives an actor's reuse without the ~2 s an actor pool takes to start per run. A task
-returns one envelope row per unit (:mod:`~.ingest_results`): blocks of the dataset share one
-schema although each unit yields three tables of different schemas. Several units go in a block
-because Ray Data costs ~10 ms per block here, more than validating a day of 1-minute candles.
+A unit is one fetch: (kind, exchange, symbol) over one chunk of time; :mod:`~.ingest_plan` plans
+them and groups them into tasks. All tasks go into one dataset (``ray.data.from_items``, a row per
+task); a Ray task fetches and validates its units (:func:`~.validation.validate_chunk`). Each
+worker process keeps the sources it built from plain config for the rest of the run (exchange
+clients and generated markets are costly to rebuild per task), which gives an actor's reuse
+without the ~2 s an actor pool takes to start per run. A task returns one envelope row per unit
+(:mod:`~.ingest_results`): blocks of the dataset share one schema although each unit yields
+three tables of different schemas. Several units go in a task because Ray Data costs ~10 ms per
+task here, more than validating a day of 1-minute candles.
 
 Workers also write the good rows: each task writes its units' rows of each date-partitioned table as
 Parquet files, one per date (:mod:`huracan_ray.brain.staging`), and sends the driver only the
@@ -32,18 +33,16 @@ import uuid
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-from pydantic import Field, field_validator, model_validator
 
 from huracan_ray.brain import Brain
 from huracan_ray.brain.staging import stage
 from huracan_ray.brain.storage import is_local
 from huracan_ray.brain.tables import table_spec
-from huracan_ray.config import FrozenConfig
 from huracan_ray.data.fallback import VenueSources, fetch_unit
+from huracan_ray.data.ingest_plan import IngestConfig, IngestUnit, plan_tasks, plan_units
 from huracan_ray.data.ingest_results import (
     ENVELOPE_SCHEMA,
     BrainWriter,
@@ -54,166 +53,19 @@ from huracan_ray.data.ingest_results import (
     encode,
 )
 from huracan_ray.data.resume import Served, pending_units, resolutions
-from huracan_ray.data.sources import SOURCES, DataKind
 from huracan_ray.data.validation import SeriesFragment, ValidationConfig
 from huracan_ray.data.validation_series import coverage, series_issues
-from huracan_ray.timeutil import DAY_US, as_utc, epoch_us
+from huracan_ray.timeutil import DAY_US, epoch_us
 
 __all__ = ["IngestConfig", "IngestReport", "IngestUnit", "SeriesReport", "plan_tasks", "plan_units", "run_ingest"]
 
 Progress = Callable[[int, int], None]
-_TASKS_PER_WORKER = 4  # enough tasks to balance load and move a progress bar; few: a Ray Data task costs ~20 ms
 _ANY_KIND = ("quarantine", "data_quality_logs")  # tables that take rows of every kind
-_DEFAULT_SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
-
-
-class IngestConfig(FrozenConfig):
-    """What to ingest, from where, in which chunks, and how to validate it."""
-
-    source: str = "synthetic"
-    source_config: dict[str, Any] = Field(default_factory=dict)
-    """Plain keyword arguments of the source factory (rebuilt in every worker)."""
-    source_configs: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    """Per-venue overrides of ``source_config`` (e.g. each venue's own ``base_url``); see :mod:`~.fallback`."""
-    fallbacks: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-    """Venue -> alternative venues tried in order when its fetch fails (``{"binance": ("bybit",)}``)."""
-    resume: bool = False
-    """Skip units the Brain already holds (:mod:`~.resume`); the CLI turns it on unless ``--force``."""
-    symbols: tuple[str, ...] = _DEFAULT_SYMBOLS
-    exchanges: tuple[str, ...] = ("binance", "bybit")
-    kinds: tuple[DataKind, ...] = tuple(DataKind)
-    start: datetime
-    end: datetime
-    chunk: timedelta | None = None
-    """Window of one unit (one fetch); None: the source's ``default_chunk`` (a day for venues, 30 days for
-    files). Validation still judges gaps over whole series."""
-    validation: ValidationConfig = ValidationConfig()
-    workers: int = Field(default=2, ge=1)
-    """Concurrent fetch tasks (each worker process keeps its sources); I/O-bound sources want more, fewer CPUs each."""
-    worker_cpus: float = Field(default=1.0, gt=0)
-    units_per_task: int | None = Field(default=None, ge=1)
-    """Units fetched by one task; None: about 4 tasks per worker (Ray Data costs ~20 ms a task here)."""
-    write_batch_rows: int = Field(default=500_000, ge=1)
-    """Rows buffered per Brain table before a MERGE."""
-
-    @field_validator("start", "end")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return as_utc(value)
-
-    @field_validator("symbols", "exchanges", "kinds")
-    @classmethod
-    def _once_each(cls, value: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Keep the first of repeated names: a unit planned twice would fetch and write its rows twice."""
-        return tuple(dict.fromkeys(value))
-
-    @model_validator(mode="after")
-    def _check(self) -> IngestConfig:
-        if self.end <= self.start:
-            raise ValueError(f"end {self.end.isoformat()} must be after start {self.start.isoformat()}")
-        if self.chunk is not None and self.chunk <= timedelta(0):
-            raise ValueError("chunk must be positive")
-        if not self.symbols or not self.kinds:
-            raise ValueError("need at least one symbol and one kind")
-        if not self.exchanges and any(k.has_exchange for k in self.kinds):
-            raise ValueError("exchange kinds need at least one exchange")
-        named = {self.source, *self.source_configs, *(v for vs in self.fallbacks.values() for v in vs)}
-        unknown = sorted(n for n in named if n not in SOURCES)
-        if unknown:
-            raise ValueError(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(sorted(SOURCES))}")
-        return self
-
-
-@dataclass(frozen=True)
-class IngestUnit:
-    """One fetch: ``kind`` of (``exchange``, ``symbol``) over ``[start, end)``; exchange "" for sentiment."""
-
-    kind: DataKind
-    exchange: str
-    symbol: str
-    start: datetime
-    end: datetime
-
-    def to_item(self) -> dict[str, Any]:
-        """Return the unit as a plain row for ``ray.data.from_items``."""
-        return {"kind": str(self.kind), "exchange": self.exchange, "symbol": self.symbol,
-                "start": self.start.isoformat(), "end": self.end.isoformat()}  # fmt: skip
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> IngestUnit:
-        """Return the unit a :meth:`to_item` row describes."""
-        return cls(DataKind(item["kind"]), item["exchange"], item["symbol"],
-                   datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"]))  # fmt: skip
-
-
-def _windows(start: datetime, end: datetime, chunk: timedelta) -> list[tuple[datetime, datetime]]:
-    out, lo = [], start
-    while lo < end:
-        out.append((lo, min(lo + chunk, end)))
-        lo += chunk
-    return out
-
-
-def unit_window(config: IngestConfig) -> timedelta:
-    """Return the window of one unit: ``config.chunk``, else the source's ``default_chunk``."""
-    if config.chunk is not None:
-        return config.chunk
-    return getattr(SOURCES[config.source], "default_chunk", timedelta(days=1))
-
-
-def plan_units(config: IngestConfig) -> list[IngestUnit]:
-    """Return every unit of ``config``: chunks x kinds x exchanges (none for sentiment) x symbols.
-
-    Window-major, so Ray Data (which starts tasks in order) finishes the early dates of every series
-    first and the Brain writer can commit them while later windows are still being fetched.
-    """
-    windows = _windows(config.start, config.end, unit_window(config))
-    return [
-        IngestUnit(kind, exchange, symbol, lo, hi)
-        for lo, hi in windows
-        for kind in config.kinds
-        for exchange in (config.exchanges if kind.has_exchange else ("",))
-        for symbol in config.symbols
-    ]
 
 
 _WorkerState = tuple[VenueSources, dict[str, tuple[str, ...]], ValidationConfig]
 _WORKER_STATES: OrderedDict[str, _WorkerState] = OrderedDict()
 _WORKER_STATES_KEPT = 4
-
-
-def plan_tasks(units: list[IngestUnit], config: IngestConfig) -> list[list[IngestUnit]]:
-    """Return ``units`` (window-major, as planned) grouped into the Ray tasks that fetch them, in order.
-
-    A task takes whole windows when it can: its rows of each date are then written as one file per
-    date and table, and no other task writes that date (fewer, fuller files; each date committed
-    once). About :data:`_TASKS_PER_WORKER` tasks per worker — enough to balance load, move the progress
-    bar and commit as the run goes (a killed run keeps what was committed), few because a Ray Data
-    task costs ~20 ms here. With fewer windows than workers, windows are split so that every worker
-    has one. ``config.units_per_task`` fixes the task size instead.
-    """
-    if not units:
-        return []
-    if config.units_per_task is not None:
-        return [units[i : i + config.units_per_task] for i in range(0, len(units), config.units_per_task)]
-    windows: list[list[IngestUnit]] = []
-    for unit in units:
-        if windows and (windows[-1][0].start, windows[-1][0].end) == (unit.start, unit.end):
-            windows[-1].append(unit)
-        else:
-            windows.append([unit])
-    target = config.workers * _TASKS_PER_WORKER
-    if len(windows) < config.workers:  # split windows so that every worker has a task
-        per = -(-len(units) // config.workers)
-        return [w[i : i + per] for w in windows for i in range(0, len(w), per)]
-    if len(windows) <= target:
-        return windows
-    tasks: list[list[IngestUnit]] = [[] for _ in range(target)]  # consecutive windows, about equal unit counts
-    first = 0
-    for window in windows:
-        tasks[first * target // len(units)].extend(window)
-        first += len(window)
-    return [task for task in tasks if task]
 
 
 def _worker_state(spec: dict[str, Any], key: str) -> _WorkerState:
@@ -317,6 +169,8 @@ def _results(units: list[IngestUnit], config: IngestConfig, brain: Brain, quiet:
         num_cpus=config.worker_cpus,
     )
     ds.context.op_resource_reservation_enabled = False  # else one task at a time runs on 2 CPUs
+    # Its backpressure policies held tasks back for outputs of a few KB (an envelope per unit); the
+    # pool size (``config.workers``) already bounds what runs at once. Key of ray.data's policy list.
     ds.context.set_config("backpressure_policies.enabled", [])
     if quiet:
         ds.context.enable_progress_bars = False
