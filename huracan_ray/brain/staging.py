@@ -195,16 +195,23 @@ def _write(fs: fsspec.AbstractFileSystem, path: str, rows: pa.Table, spec: Table
         return handle.tell(), writer.writer.metadata
 
 
+def _located(
+    table_uri: str, storage_options: Mapping[str, str], files: Iterable[StagedFile]
+) -> tuple[fsspec.AbstractFileSystem, list[str]]:
+    """Return the filesystem of ``table_uri`` and the full paths of staged ``files`` on it."""
+    root = strip_scheme(table_uri)
+    return filesystem(table_uri, dict(storage_options)), [join_uri(root, f.path) for f in files]
+
+
 def read_staged(
     table_uri: str, storage_options: Mapping[str, str], spec: TableSpec, files: Iterable[StagedFile]
 ) -> pa.Table:
     """Return the rows of staged ``files`` in the table's input schema (``date`` is derived on write)."""
-    fs = filesystem(table_uri, dict(storage_options))
-    root = strip_scheme(table_uri)
+    fs, paths = _located(table_uri, storage_options, files)
     schema = spec.input_schema()
     tables = []
-    for staged in files:
-        with fs.open(join_uri(root, staged.path), "rb") as handle:
+    for path in paths:
+        with fs.open(path, "rb") as handle:
             tables.append(pq.read_table(handle).cast(schema))
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
@@ -217,15 +224,13 @@ def missing_staged(table_uri: str, storage_options: Mapping[str, str], files: It
     """
     if not is_local(table_uri):
         return []
-    fs = filesystem(table_uri, dict(storage_options))
-    root = strip_scheme(table_uri)
-    return [f.path for f in files if not fs.exists(join_uri(root, f.path))]
+    files = list(files)
+    fs, paths = _located(table_uri, storage_options, files)
+    return [f.path for f, path in zip(files, paths, strict=True) if not fs.exists(path)]
 
 
 def delete_staged(table_uri: str, storage_options: Mapping[str, str], files: Iterable[StagedFile]) -> None:
     """Remove staged files no commit names (their rows went in another way)."""
-    fs = filesystem(table_uri, dict(storage_options))
-    root = strip_scheme(table_uri)
-    paths = [join_uri(root, f.path) for f in files]
+    fs, paths = _located(table_uri, storage_options, files)
     if paths:
         fs.rm(paths)
