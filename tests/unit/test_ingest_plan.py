@@ -14,7 +14,7 @@ from huracan_ray.brain import Brain
 from huracan_ray.data.ingest import (
     IngestConfig,
     IngestUnit,
-    _fetch_block,
+    _fetch_task,
     _worker_spec,
     plan_tasks,
     plan_units,
@@ -105,7 +105,7 @@ def failing_source() -> Iterator[str]:
 
 def _run_block(config: IngestConfig, unit: IngestUnit) -> pa.Table:
     spec, key = _worker_spec(config)
-    return _fetch_block(pa.Table.from_pylist([{"units": [unit.to_item()]}]), spec, key)
+    return _fetch_task([unit.to_item()], spec, key)
 
 
 def test_worker_turns_a_source_error_into_a_critical_issue(failing_source: str) -> None:
