@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from huracan_ray.brain.errors import SchemaMismatchError
 from huracan_ray.brain.tables import TableSpec
 
-__all__ = ["conform", "to_arrow"]
+__all__ = ["conform", "to_arrow", "utc_dates"]
 
 
 def to_arrow(data: Any) -> pa.Table:
@@ -82,6 +83,27 @@ def conform(spec: TableSpec, data: Any) -> pa.Table:
         else:
             raise SchemaMismatchError(spec.name, field.name, "missing column")
     if spec.is_time_series:
-        ts = columns[expected.get_field_index(spec.time_column)]
-        columns.append(pc.cast(ts, pa.date32()))
+        columns.append(utc_dates(columns[expected.get_field_index(spec.time_column)]))
     return pa.Table.from_arrays(columns, schema=spec.schema)
+
+
+_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+
+
+def utc_dates(times: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Return the UTC date of each timestamp (``date32``), nulls kept.
+
+    The same as ``pc.cast(times, pa.date32())`` for UTC timestamps, by integer division: the cast goes
+    through the time-zone database and costs ~20x more (0.7 ms per 43k rows here).
+    """
+    if times.type.tz not in ("UTC", "+00:00", "Etc/UTC"):
+        return pc.cast(times, pa.date32())
+    day = _DAY[times.type.unit]
+    chunks = []
+    for chunk in times.chunks:
+        values = pc.fill_null(chunk.view(pa.int64()), 0).to_numpy()
+        days = pa.array(np.floor_divide(values, day).astype(np.int32), pa.int32())
+        if chunk.null_count:
+            days = pc.if_else(chunk.is_valid(), days, pa.scalar(None, pa.int32()))
+        chunks.append(days.view(pa.date32()))
+    return pa.chunked_array(chunks, pa.date32())
