@@ -1,12 +1,13 @@
-"""Ingest throughput: validated + committed candle rows/s through Ray Data vs ``pyarrow.parquet.write_table``.
+"""Ingest throughput: validated + committed candle rows/s through the Ray ingest vs ``pyarrow.parquet.write_table``.
 
 (a) ``run_ingest`` of 1-minute candles the user already holds (one Parquet file per symbol, the ``file``
 source) into a fresh file:// Brain: read, validate (gaps, duplicates, order, OHLC, NaNs, coverage),
 quarantine, write (the workers stage Parquet files), commit; vs ``pq.write_table`` of the same rows
 (pyarrow's defaults), in one run; goal ratio >= 0.5. Each figure is the median of 3 runs (a fresh Brain
-each time). Ray Data is started once before the timing (a running service has it up); the cold first run
-is printed too. Also printed, outside the goal: ``write_table`` with the Brain's Parquet settings
-(dictionary pages for strings only), so the share of the gain that is encoding choice shows.
+each time). Ray is started once before the timing (a running service has it up); the cold first run,
+which also starts the ingest's worker processes, is printed too. Also printed, outside the goal:
+``write_table`` with the Brain's Parquet settings (dictionary pages for strings only), so the share of
+the gain that is encoding choice shows.
 (b) a one-day upsert (``Brain.write`` of a new day's candles into a populated table) vs a plain
 ``write_deltalake(mode="append")`` of the same day into a copy; goal <= 3x. Also printed, outside the
 goal: re-writing an existing day with changed values (a real MERGE).
@@ -29,7 +30,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray
 from deltalake import DeltaTable, write_deltalake
-from ray.data import DataContext
 
 from huracan_ray.brain import Brain
 from huracan_ray.data.ingest import IngestConfig, run_ingest
@@ -149,7 +149,6 @@ def main() -> None:
     args = parser.parse_args()
     days, symbols = (10, ALL_SYMBOLS[:2]) if args.quick else (args.days, ALL_SYMBOLS[: args.symbols])
     ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False, ignore_reinit_error=True)
-    DataContext.get_current().enable_progress_bars = False
     with tempfile.TemporaryDirectory() as tmp:
         rate = throughput(Path(tmp), symbols, days)
         up, append, merge = upsert(Path(tmp), symbols, days)

@@ -26,7 +26,7 @@ def _remote_error(exc: Exception) -> str | None:
 
     Ray re-raises a task's error as a ``RayTaskError`` whose first line names only the task
     (``ray::MapBatches(_fetch_block)()``). The original exception is its ``cause``; when that is Ray's
-    own wrapper (Ray Data's ``UserCodeException``) or cannot be rebuilt, the last ``Type: message`` line
+    own wrapper (e.g. Ray Data's ``UserCodeException``) or cannot be rebuilt, the last ``Type: message`` line
     of the remote traceback text that is not Ray's (the outermost user error of a chain) stands in.
     """
     ray_exceptions = sys.modules.get("ray.exceptions")

@@ -138,9 +138,6 @@ def ensure_ray() -> None:
 
     if not ray.is_initialized():
         ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
-    from ray.data import DataContext
-
-    DataContext.get_current().enable_progress_bars = False
 
 
 def _print_report(report: Any) -> None:

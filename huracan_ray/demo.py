@@ -1,6 +1,6 @@
 """``huracan demo``: the whole chain on embedded defaults — local Ray, file:// Brain, synthetic market.
 
-ingest (Ray Data) → mechanic + engine (Ray Tune) → RL allocator (RLlib PPO) → Hamilton (Ray Serve)
+ingest (Ray tasks) → mechanic + engine (Ray Tune) → RL allocator (RLlib PPO) → Hamilton (Ray Serve)
 → replay of the test window bar by bar over HTTP → trades in the Brain → summary (Broadcaster).
 """
 
@@ -120,14 +120,12 @@ def token_file() -> Path:
 def _start_ray() -> bool:
     """Start a local Ray unless one is running; return True when this call started it."""
     import ray
-    from ray.data import DataContext
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune banners under our progress display
     started = not ray.is_initialized()
     if started:
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    DataContext.get_current().enable_progress_bars = False
-    for name in ("ray.data", "ray.serve", "ray.tune", "ray.rllib"):  # the progress display says what happens
+    for name in ("ray.serve", "ray.tune", "ray.rllib"):  # the progress display says what happens
         logging.getLogger(name).setLevel(logging.WARNING)
     return started
 
@@ -146,7 +144,7 @@ class _Chain:
             self.report.seconds[name] = time.perf_counter() - started
 
     def ingest(self) -> None:
-        task = self.ui.stage("ingest (Ray Data)", total=None)
+        task = self.ui.stage("ingest (Ray tasks)", total=None)
         self.report.ingest = self._timed(
             "ingest",
             lambda: stages.ingest(

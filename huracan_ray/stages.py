@@ -29,7 +29,7 @@ Progress = Callable[[int, int], None]
 
 
 def ingest(brain: Brain, config: IngestConfig, progress: Progress | None = None) -> IngestReport:
-    """Run the ingest stage (Ray Data) into ``brain``."""
+    """Run the ingest stage (Ray tasks) into ``brain``."""
     return run_ingest(brain.uri, brain.storage_options, config, progress=progress)
 
 

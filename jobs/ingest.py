@@ -1,4 +1,4 @@
-"""``ray job submit -- python jobs/ingest.py --days 7``: ingest market data into the Brain (Ray Data)."""
+"""``ray job submit -- python jobs/ingest.py --days 7``: ingest market data into the Brain (Ray tasks)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ def ray_cluster() -> Iterator[None]:
     Never ``ray stop``: it kills every Ray process on the machine, not just ours.
     """
     import ray
-    from ray.data import DataContext
 
     tmp = tempfile.mkdtemp(prefix="hr-", dir="/tmp")  # short: Ray's unix sockets have a path limit
     os.environ.setdefault("RAY_TMPDIR", tmp)
@@ -30,7 +29,6 @@ def ray_cluster() -> Iterator[None]:
         _temp_dir=tmp,
         ignore_reinit_error=True,
     )
-    DataContext.get_current().enable_progress_bars = False
     yield
     ray.shutdown()
 

@@ -1,1 +1,1 @@
-"""Market data in: sources (synthetic now, exchanges next), vectorised validation, Ray Data ingest into the Brain."""
+"""Market data in: sources (synthetic now, exchanges next), vectorised validation, Ray ingest into the Brain."""

@@ -21,7 +21,7 @@ from huracan_ray.timeutil import as_utc
 
 __all__ = ["IngestConfig", "IngestUnit", "plan_tasks", "plan_units", "unit_window"]
 
-_TASKS_PER_WORKER = 4  # enough tasks to balance load and move a progress bar; few: a Ray Data task costs ~20 ms
+_TASKS_PER_WORKER = 4  # enough tasks to balance load and move a progress bar; few: each reads its sources afresh
 _DEFAULT_SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
 
 
@@ -50,7 +50,7 @@ class IngestConfig(FrozenConfig):
     """Concurrent fetch tasks (each worker process keeps its sources); I/O-bound sources want more, fewer CPUs each."""
     worker_cpus: float = Field(default=1.0, gt=0)
     units_per_task: int | None = Field(default=None, ge=1)
-    """Units fetched by one task; None: about 4 tasks per worker (Ray Data costs ~20 ms a task here)."""
+    """Units fetched by one task; None: whole windows, about 4 tasks per worker (see :func:`plan_tasks`)."""
     write_batch_rows: int = Field(default=500_000, ge=1)
     """Rows buffered per Brain table before a MERGE."""
 
@@ -93,7 +93,7 @@ class IngestUnit:
     end: datetime
 
     def to_item(self) -> dict[str, Any]:
-        """Return the unit as a plain row for ``ray.data.from_items``."""
+        """Return the unit as plain values (it travels to a Ray task)."""
         return {"kind": str(self.kind), "exchange": self.exchange, "symbol": self.symbol,
                 "start": self.start.isoformat(), "end": self.end.isoformat()}  # fmt: skip
 
@@ -122,7 +122,7 @@ def unit_window(config: IngestConfig) -> timedelta:
 def plan_units(config: IngestConfig) -> list[IngestUnit]:
     """Return every unit of ``config``: chunks x kinds x exchanges (none for sentiment) x symbols.
 
-    Window-major, so Ray Data (which starts tasks in order) finishes the early dates of every series
+    Window-major, so the ingest (which submits tasks in order) finishes the early dates of every series
     first and the Brain writer can commit them while later windows are still being fetched.
     """
     windows = _windows(config.start, config.end, unit_window(config))
@@ -141,9 +141,9 @@ def plan_tasks(units: list[IngestUnit], config: IngestConfig) -> list[list[Inges
     A task takes whole windows when it can: its rows of each date are then written as one file per
     date and table, and no other task writes that date (fewer, fuller files; each date committed
     once). About :data:`_TASKS_PER_WORKER` tasks per worker — enough to balance load, move the progress
-    bar and commit as the run goes (a killed run keeps what was committed), few because a Ray Data
-    task costs ~20 ms here. With fewer windows than workers, windows are split so that every worker
-    has one. ``config.units_per_task`` fixes the task size instead.
+    bar and commit as the run goes (a killed run keeps what was committed), few because each task
+    costs a Ray round trip and a staged file set of its own. With fewer windows than workers, windows
+    are split so that every worker has one. ``config.units_per_task`` fixes the task size instead.
     """
     if not units:
         return []

@@ -1,7 +1,7 @@
-"""What ingest moves and keeps: unit envelopes through Ray Data, the Brain writer, the report.
+"""What ingest moves and keeps: unit envelopes from the Ray tasks, the Brain writer, the report.
 
 A unit's validation yields three tables of different schemas (good rows, quarantined rows,
-issues) plus its series fragment. Ray Data blocks of one dataset should share a schema, so each
+issues) plus its series fragment. A task returns one Arrow table for all its units, so each
 unit travels as one envelope row of fixed schema whose table columns hold Arrow IPC streams;
 the driver decodes it and routes each table to its Brain table. Good rows the worker already wrote
 as Parquet files (:mod:`huracan_ray.brain.staging`) travel as those files' descriptions instead:

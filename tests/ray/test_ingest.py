@@ -1,4 +1,4 @@
-"""Ray Data ingest into a Brain: nothing lost, faults quarantined and logged, a re-run changes nothing."""
+"""The Ray ingest into a Brain: nothing lost, faults quarantined and logged, a re-run changes nothing."""
 
 from __future__ import annotations
 

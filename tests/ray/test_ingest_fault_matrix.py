@@ -1,6 +1,6 @@
 """Every venue fault, on every venue and every kind, through the whole ingest.
 
-Real ccxt clients against the loopback fake exchange → Ray Data → validation → a file:// Brain. One
+Real ccxt clients against the loopback fake exchange → Ray tasks → validation → a file:// Brain. One
 ``run_ingest`` per fault covers the three venues and the four kinds at once (one day, one unit per
 series); each series is then checked on its own against the fake exchange's ground truth (the
 synthetic market): no row lost but those the venue itself withheld, no row duplicated, values equal,

@@ -1,7 +1,7 @@
 """Funding and open-interest history over windows longer than one venue page, through the whole ingest.
 
 Real ccxt clients against the loopback fake exchange (which serves each venue's real page caps) →
-Ray Data → validation → a file:// Brain, one unit per series so that the source itself must page:
+Ray tasks → validation → a file:// Brain, one unit per series so that the source itself must page:
 every row arrives once, in time, with its value, and nothing is logged.
 """
 

@@ -1,6 +1,6 @@
 """Candles of 5m, 1h and 1d through the whole ingest and the ``huracan ingest --timeframe`` CLI.
 
-Real ccxt clients against the loopback fake exchange → Ray Data → validation → a file:// Brain. Bars
+Real ccxt clients against the loopback fake exchange → Ray tasks → validation → a file:// Brain. Bars
 must land on their timeframe's clock, equal to the 1-minute market aggregated independently here,
 with gaps judged on that clock and no issue where nothing is missing.
 """

@@ -1,4 +1,4 @@
-"""Faults of a misbehaving venue, through the whole ingest: real ccxt → Ray Data → validation → Brain.
+"""Faults of a misbehaving venue, through the whole ingest: real ccxt → Ray tasks → validation → Brain.
 
 After each fault no row is lost or duplicated in the Brain and the fault is in data_quality_logs.
 """
