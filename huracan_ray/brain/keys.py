@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["keys_unique"]
+__all__ = ["keys_unique", "keys_unique_across"]
 
 
 def _one_value(column: pa.ChunkedArray) -> bool:
@@ -63,3 +63,47 @@ def keys_unique(table: pa.Table, key: tuple[str, ...]) -> bool:
     for c in codes:
         same &= np.diff(c[order]) == 0
     return not same.any()
+
+
+def _constant_key(table: pa.Table, key: tuple[str, ...]) -> tuple[object, ...] | None:
+    """Return the values of ``table``'s string key columns when each holds one value, else None."""
+    values = []
+    for name in key:
+        column = table.column(name)
+        if _is_string(table.schema.field(name)):
+            if not _one_value(column):
+                return None
+            values.append(column[0].as_py())
+    return tuple(values)
+
+
+def _is_string(field: pa.Field) -> bool:
+    return pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+
+
+def keys_unique_across(tables: list[pa.Table], key: tuple[str, ...]) -> bool:
+    """Return :func:`keys_unique` of ``tables`` (one schema) concatenated, cheaply for venue fetches.
+
+    Tables whose string key columns each hold one value (one fetch: one exchange, one symbol) are
+    grouped by those values: rows of different groups cannot share a key, so each group's rows are
+    checked together on the other key columns only. Coding every string of the concatenation, which
+    this avoids, cost most of the check. Any table that is not so sends everything to :func:`keys_unique`.
+    """
+    tables = [t for t in tables if t.num_rows]
+    if not tables:
+        return True
+    groups: dict[tuple[object, ...], list[pa.Table]] = {}
+    for table in tables:
+        constant = _constant_key(table, key)
+        if constant is None:
+            return keys_unique(pa.concat_tables(tables), key)
+        groups.setdefault(constant, []).append(table)
+    rest = tuple(name for name in key if not _is_string(tables[0].schema.field(name)))
+    for group in groups.values():
+        if not rest:  # every row of the group has the same key
+            if sum(t.num_rows for t in group) > 1:
+                return False
+            continue
+        if not keys_unique(pa.concat_tables([t.select(list(rest)) for t in group]), rest):
+            return False
+    return True

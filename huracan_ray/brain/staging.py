@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from huracan_ray.brain.conform import conform
-from huracan_ray.brain.keys import keys_unique
+from huracan_ray.brain.keys import keys_unique, keys_unique_across
 from huracan_ray.brain.storage import filesystem, is_local, join_uri, strip_scheme
 from huracan_ray.brain.tables import TableSpec
 
@@ -165,7 +165,7 @@ def stage(
         raise ValueError(f"table {spec.name!r} is not date-partitioned: write it with Brain.write")
     conformed = [conform(spec, table) for table in tables if table.num_rows]
     # One check for every file: no file repeats a key when all the rows together repeat none.
-    unique = bool(conformed) and keys_unique(pa.concat_tables(conformed), spec.primary_key)
+    unique = bool(conformed) and keys_unique_across(conformed, spec.primary_key)
     per_date: dict[int, list[pa.Table]] = {}
     for table in conformed:
         for day, rows in _by_date(table):
