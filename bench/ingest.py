@@ -3,11 +3,12 @@
 (a) ``run_ingest`` of 1-minute candles the user already holds (one Parquet file per symbol, the ``file``
 source) into a fresh file:// Brain: read, validate (gaps, duplicates, order, OHLC, NaNs, coverage),
 quarantine, write (the workers stage Parquet files), commit; vs ``pq.write_table`` of the same rows
-(pyarrow's defaults), in one run; goal ratio >= 0.5. Each figure is the median of 3 runs (a fresh Brain
-each time). Ray is started once before the timing (a running service has it up); the cold first run,
-which also starts the ingest's worker processes, is printed too. Also printed, outside the goal:
-``write_table`` with the Brain's Parquet settings (dictionary pages for strings only), so the share of
-the gain that is encoding choice shows.
+(pyarrow's defaults), in one run; goal ratio >= 0.5. Each figure is the median of 5 runs (a fresh Brain
+each time), the runs of each kind interleaved, each after ``os.sync()`` so that the disk write-back of
+the run before does not land in its time. Ray is started once before the timing (a running service has
+it up); the cold first run, which also starts the ingest's worker processes, is printed too. Also
+printed, outside the goal: ``write_table`` with the Brain's Parquet settings (dictionary pages for
+strings only), so the share of the gain that is encoding choice shows.
 (b) a one-day upsert (``Brain.write`` of a new day's candles into a populated table) vs a plain
 ``write_deltalake(mode="append")`` of the same day into a copy; goal <= 3x. Also printed, outside the
 goal: re-writing an existing day with changed values (a real MERGE).
@@ -17,6 +18,7 @@ Usage: ``python bench/ingest.py [--days N] [--symbols N] [--quick]``. Last line:
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import tempfile
@@ -69,7 +71,7 @@ def _config(folder: Path, symbols: tuple[str, ...], days: int) -> IngestConfig:
     )
 
 
-def throughput(root: Path, symbols: tuple[str, ...], days: int, rounds: int = 3) -> dict[str, float]:
+def throughput(root: Path, symbols: tuple[str, ...], days: int, rounds: int = 5) -> dict[str, float]:
     """Return rows/s of the ingest (cold first run, then the median of ``rounds`` warm runs, each into a fresh
     Brain), and the medians of ``pq.write_table`` and of a date-partitioned Delta append of the same rows."""
     rows = write_user_files(root / "files", symbols, days)
@@ -107,6 +109,8 @@ def _commits(brain: Brain) -> str:
 
 
 def _timed(fn: Callable[[], object]) -> float:
+    """Return the seconds ``fn`` takes, after flushing what earlier runs wrote (their write-back is not ours)."""
+    os.sync()
     started = time.perf_counter()
     fn()
     return time.perf_counter() - started
