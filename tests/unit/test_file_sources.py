@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
@@ -404,3 +405,25 @@ def test_a_file_of_malformed_lines_only_is_a_clear_error(tmp_path: Path) -> None
     with pytest.raises(SourceError, match=r"no line is a row: e.g. line 2 has 7 field\(s\), expected 6") as info:
         _fetch(FileSource(path=path, symbol="XRP/USDT:USDT", timeframe="1d"), "XRP/USDT:USDT")
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "times_s",
+    [
+        [0, 60, 120, 180],  # one spacing: the fast path
+        [0, 60, 180, 240],  # a gap
+        [0, 60, 60, 120],  # a repeated time
+        [120, 0, 60],  # out of order
+        [5, 5, 5],  # no positive spacing
+        [7],
+        [],
+    ],
+)
+def test_bar_spacings_count_each_distinct_positive_spacing(times_s: list[int]) -> None:
+    from huracan_ray.data.sources.candle_files import bar_spacings
+
+    us = np.array(times_s, dtype=np.int64) * 1_000_000
+    steps = np.diff(np.sort(us))
+    expected, counts = np.unique(steps[steps > 0], return_counts=True)
+    seconds, got = bar_spacings(us)
+    assert seconds.tolist() == (expected / 1e6).tolist() and got.tolist() == counts.tolist()

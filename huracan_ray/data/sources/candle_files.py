@@ -328,11 +328,10 @@ def _arrow_times(column: pa.ChunkedArray) -> pa.Array | None:
     return None if pc.min(times.view(pa.int64())).as_py() == _NO_TIME else times
 
 
-def _arrow_floats(column: pa.ChunkedArray) -> pa.Array | None:
+def _arrow_floats(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray | None:
     """Return an integer or float column as float64 with NaN read as null (as from pandas), else None."""
-    if column.type == pa.float64():
-        values = column.combine_chunks()
-        return values if not pc.any(pc.is_nan(values)).as_py() else pa.array(values.to_numpy(False), from_pandas=True)
+    if column.type == pa.float64():  # kept in its chunks: joining them would copy every value
+        return column if not pc.any(pc.is_nan(column)).as_py() else pa.array(column.to_numpy(), from_pandas=True)
     if not (pa.types.is_integer(column.type) or column.type == pa.float32()):
         return None
     values = np.asarray(column.to_numpy(), dtype=np.float64)  # an integer column with nulls comes as NaN
@@ -395,6 +394,8 @@ def bar_spacings(us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the distinct positive spacings (s, ascending) between consecutive distinct times ``us`` (µs, no
     null), each with how many times it occurs."""
     steps = np.diff(us)
+    if steps.size and steps[0] > 0 and (steps == steps[0]).all():  # the usual file: one spacing, no gap
+        return np.array([steps[0] / 1e6]), np.array([steps.size])
     if (steps < 0).any():
         steps = np.diff(np.sort(us))
     lengths, counts = np.unique(steps[steps > 0], return_counts=True)

@@ -277,23 +277,31 @@ class _Loaded:
     """One file's candles as Arrow, with what every window of it needs computed once."""
 
     def __init__(
-        self, table: pa.Table, timeframe: str | None, spacings_s: frozenset[float] = frozenset(), *, empty: bool = False
+        self,
+        table: pa.Table,
+        timeframe: str | None,
+        spacings_s: frozenset[float] = frozenset(),
+        *,
+        empty: bool = False,
+        placed_us: np.ndarray | None = None,
     ) -> None:
         self.table = table
         self.timeframe = timeframe
         self.spacings_s = spacings_s
         self.empty = empty
         self.malformed: tuple[MalformedLine, ...] = ()
-        self._us = _placed_us(table.column("timestamp"))
+        self._us = _placed_us(table.column("timestamp")) if placed_us is None else placed_us
         self._sorted = bool(np.all(np.diff(self._us) >= 0))
         self._malformed_us = np.zeros(0, np.int64)
 
     @classmethod
     def of(cls, rows: CandleRows) -> _Loaded:
         table = rows.table
-        timed = np.asarray(pc.cast(table.column("timestamp").drop_null(), pa.int64()).to_numpy(), dtype=np.int64)
+        column = table.column("timestamp")
+        placed = _placed_us(column) if column.null_count == 0 else None  # every row timed: the times themselves
+        timed = placed if placed is not None else np.asarray(pc.cast(column.drop_null(), pa.int64()).to_numpy())
         seconds, counts = bar_spacings(timed)
-        loaded = cls(table, common_timeframe(seconds, counts), frozenset(seconds), empty=rows.empty)
+        loaded = cls(table, common_timeframe(seconds, counts), frozenset(seconds), empty=rows.empty, placed_us=placed)
         if rows.malformed:
             loaded.malformed = rows.malformed
             loaded._malformed_us = loaded._place(rows.malformed, rows.malformed_us)
