@@ -32,6 +32,7 @@ is one issue. Ids are content hashes and timestamps market time: a re-run change
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import json
@@ -160,8 +161,11 @@ def _results(units: list[IngestUnit], config: IngestConfig, brain: Brain) -> Ite
 
     Tasks are submitted in plan order, at most two per worker at a time: one running, one queued
     behind it so that a worker never waits while the driver commits. A failed task raises here (its
-    error is the task's own, see :mod:`huracan_ray.cli_errors`) and the tasks still out are cancelled.
+    error is the task's own, see :mod:`huracan_ray.cli_errors`); the tasks still out are cancelled
+    then, or when the caller closes the generator.
     """
+    if not units:
+        return
     import ray
 
     spec, key = _worker_spec(config)
@@ -395,10 +399,10 @@ def run_ingest(
     state.expect(units)
     if progress is not None:
         progress(0, len(units))
-    results = _results(units, config, brain) if units else iter(())
-    for done, unit in enumerate(results, start=1):
-        state.add(unit)
-        if progress is not None:
-            progress(done, len(units))
+    with contextlib.closing(_results(units, config, brain)) as results:  # a failed commit cancels the tasks
+        for done, unit in enumerate(results, start=1):
+            state.add(unit)
+            if progress is not None:
+                progress(done, len(units))
     state.finish()
     return state.report(len(units), time.perf_counter() - started)
