@@ -15,6 +15,10 @@ import pyarrow.compute as pc
 __all__ = ["keys_unique", "keys_unique_across"]
 
 
+def _is_string(field: pa.Field) -> bool:
+    return pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+
+
 def _one_value(column: pa.ChunkedArray) -> bool:
     """Return whether ``column`` holds one value, no null, in every row (it tells no rows apart)."""
     return len(column) > 0 and not column.null_count and bool(pc.all(pc.equal(column, column[0])).as_py())
@@ -29,7 +33,7 @@ def _key_codes(table: pa.Table, key: tuple[str, ...]) -> list[np.ndarray] | None
     codes = []
     for name in key:
         column = table.column(name)
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        if _is_string(table.schema.field(name)):
             if _one_value(column):
                 continue
             column = pc.dictionary_encode(column.combine_chunks()).indices
@@ -68,17 +72,12 @@ def keys_unique(table: pa.Table, key: tuple[str, ...]) -> bool:
 def _constant_key(table: pa.Table, key: tuple[str, ...]) -> tuple[object, ...] | None:
     """Return the values of ``table``'s string key columns when each holds one value, else None."""
     values = []
-    for name in key:
+    for name in (n for n in key if _is_string(table.schema.field(n))):
         column = table.column(name)
-        if _is_string(table.schema.field(name)):
-            if not _one_value(column):
-                return None
-            values.append(column[0].as_py())
+        if not _one_value(column):
+            return None
+        values.append(column[0].as_py())
     return tuple(values)
-
-
-def _is_string(field: pa.Field) -> bool:
-    return pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
 
 
 def keys_unique_across(tables: list[pa.Table], key: tuple[str, ...]) -> bool:
