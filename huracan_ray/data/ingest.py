@@ -168,15 +168,14 @@ def _results(units: list[IngestUnit], config: IngestConfig, brain: Brain) -> Ite
         return
     import ray
 
-    spec, key = _worker_spec(config)
-    shared = ray.put((spec, key, staging_tables(brain, config), brain.storage_options))
+    shared = (*_worker_spec(config), staging_tables(brain, config), brain.storage_options)
     fetch = _remote_task().options(num_cpus=config.worker_cpus, name="huracan.ingest", runtime_env=_task_env())
     waiting = deque(plan_tasks(units, config))
     running: list[Any] = []
     try:
         while waiting or running:
             while waiting and len(running) < 2 * config.workers:
-                running.append(fetch.remote([u.to_item() for u in waiting.popleft()], shared))
+                running.append(fetch.remote([u.to_item() for u in waiting.popleft()], *shared))
             done, running = ray.wait(running, num_returns=1)
             for row in ray.get(done[0]).to_pylist():
                 yield decode(row)
@@ -200,20 +199,10 @@ def _task_env() -> dict[str, Any]:
 
 @functools.cache
 def _remote_task() -> Any:
-    """Return :func:`_run_task` as a Ray remote function (made once per process)."""
+    """Return :func:`_fetch_task` as a Ray remote function (made once per process)."""
     import ray
 
-    return ray.remote(_run_task)
-
-
-_Shared = tuple[dict[str, Any], str, dict[str, str], dict[str, str]]
-"""A run's arguments common to all its tasks: worker spec, its key, staging tables, storage options."""
-
-
-def _run_task(items: list[dict[str, Any]], shared: _Shared) -> pa.Table:
-    """Ray task body: :func:`_fetch_task` with the run's shared arguments (put in the object store once)."""
-    spec, key, tables, storage_options = shared
-    return _fetch_task(items, spec, key, tables, storage_options)
+    return ray.remote(_fetch_task)
 
 
 @dataclass
