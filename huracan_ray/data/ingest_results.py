@@ -98,13 +98,14 @@ def encode(
     """
     f = result.fragment
     good = result.good if staged is None else result.good.schema.empty_table()
+    if staged is None:
+        block, block_units = "", 0
     return {
         "kind": f.kind, "exchange": f.exchange, "symbol": f.symbol, "start_us": f.start_us, "end_us": f.end_us,
         "cadence_us": f.cadence_us, "expected": f.expected, "present": f.present,
         "dropped": result.duplicates_dropped, "good": _ipc(good), "rejected": _ipc(result.rejected),
         "issues": _ipc(result.issues), "windows": _ipc(f.windows), "served_by": served_by,
-        "good_rows": result.good.num_rows, "block": block if staged is not None else "",
-        "block_units": block_units if staged is not None else 0,
+        "good_rows": result.good.num_rows, "block": block, "block_units": block_units,
         "staged": json.dumps([s.to_json() for s in staged]) if staged is not None else "",
     }  # fmt: skip
 

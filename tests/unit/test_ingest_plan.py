@@ -103,14 +103,14 @@ def failing_source() -> Iterator[str]:
     SOURCES.pop("test-failing")
 
 
-def _run_block(config: IngestConfig, unit: IngestUnit) -> pa.Table:
+def _run_unit(config: IngestConfig, unit: IngestUnit) -> pa.Table:
     spec, key = _worker_spec(config)
     return _fetch_task([unit.to_item()], spec, key)
 
 
 def test_worker_turns_a_source_error_into_a_critical_issue(failing_source: str) -> None:
     unit = IngestUnit(DataKind.OPEN_INTEREST, "okx", "X", START, START + timedelta(hours=1))
-    out = _run_block(IngestConfig(source=failing_source, start=START, end=START + timedelta(hours=1)), unit)
+    out = _run_unit(IngestConfig(source=failing_source, start=START, end=START + timedelta(hours=1)), unit)
     assert out.schema == ENVELOPE_SCHEMA
     result = decode(out.to_pylist()[0]).result
     assert result.issues.column("issue_type").to_pylist() == ["fetch_failed"]
@@ -121,8 +121,8 @@ def test_worker_turns_a_source_error_into_a_critical_issue(failing_source: str) 
 def test_worker_round_trips_a_synthetic_unit() -> None:
     config = IngestConfig(source_config={"days": 1, "faults": {"nans": 1}}, start=START, end=START + timedelta(days=1))
     unit = IngestUnit(DataKind.CANDLES, "binance", "SOL/USDT:USDT", START, START + timedelta(days=1))
-    result = decode(_run_block(config, unit).to_pylist()[0]).result
-    again = decode(_run_block(config, unit).to_pylist()[0]).result  # the worker's cached source serves it again
+    result = decode(_run_unit(config, unit).to_pylist()[0]).result
+    again = decode(_run_unit(config, unit).to_pylist()[0]).result  # the worker's cached source serves it again
     assert again.good.equals(result.good)
     assert result.good.num_rows == 1439 and result.rejected.num_rows == 1
     assert result.fetched == 1440
